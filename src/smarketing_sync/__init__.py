@@ -1,0 +1,64 @@
+"""smarketing-sync: one customer record between marketing automation and the CRM.
+
+This module is the public connector API: everything a connector (built-in or third-party) may
+import. Anything else inside the package is private and may change.
+"""
+
+from __future__ import annotations
+
+from smarketing_sync.errors import (
+    AuthError,
+    ConfigError,
+    ContractError,
+    RateLimited,
+    RecordError,
+    SyncError,
+    TransientError,
+)
+from smarketing_sync.sdk.declarations import (
+    Capability,
+    Cursor,
+    CursorToken,
+    Endpoint,
+    FieldSpec,
+    Limit,
+    Offset,
+    RateLimit,
+    Single,
+)
+from smarketing_sync.sdk.http import Http
+from smarketing_sync.sdk.paths import get_path
+from smarketing_sync.sdk.protocol import Connector, ConnectorSettings
+from smarketing_sync.sdk.pull import generic_pull
+from smarketing_sync.sdk.records import FieldUpdate, Page, PushOutcome, PushResult, RawRecord
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AuthError",
+    "Capability",
+    "ConfigError",
+    "Connector",
+    "ConnectorSettings",
+    "ContractError",
+    "Cursor",
+    "CursorToken",
+    "Endpoint",
+    "FieldSpec",
+    "FieldUpdate",
+    "Http",
+    "Limit",
+    "Offset",
+    "Page",
+    "PushOutcome",
+    "PushResult",
+    "RateLimit",
+    "RateLimited",
+    "RawRecord",
+    "RecordError",
+    "Single",
+    "SyncError",
+    "TransientError",
+    "generic_pull",
+    "get_path",
+]

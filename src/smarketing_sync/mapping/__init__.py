@@ -1,0 +1,1 @@
+"""TOML field mappings: load, validate, convert, apply (pull) and render (push)."""

@@ -1,0 +1,194 @@
+"""Deterministic synthetic people, activities and deals for the sandboxes, demo and benchmarks.
+
+One ``Population`` is a set of real-world people; each tool sees a subset of them, written the
+way that tool would hold them. People present in both tools have differently written emails
+(case, surrounding whitespace) and unicode names, which is what identity resolution must survive.
+"""
+
+from __future__ import annotations
+
+import random
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+
+from faker import Faker
+
+LOCALES = ("en_US", "de_DE", "fr_FR", "es_ES", "pl_PL", "sv_SE")
+COUNTRIES = {"en_US": "US", "de_DE": "DE", "fr_FR": "FR", "es_ES": "ES", "pl_PL": "PL", "sv_SE": "SE"}
+ACTIVITY_TYPES = ("meeting", "call", "note", "email")
+DEFAULT_NOW = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class SeedPerson:
+    key: int  # the real-world person; the same in every tool
+    email: str  # as written in this tool (case and whitespace vary between tools)
+    first_name: str
+    last_name: str
+    company: str
+    job_title: str
+    phone: str
+    country: str
+    city: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SeedActivity:
+    key: int
+    person_key: int
+    type: str  # one of ACTIVITY_TYPES
+    subject: str
+    occurred_at: datetime
+    done: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class SeedDeal:
+    key: int
+    person_key: int
+    title: str
+    value: float
+    currency: str
+    status: str  # open | won | lost
+    created_at: datetime
+    closed_at: datetime | None = None
+    lost_reason: str | None = None
+
+
+@dataclass(slots=True)
+class ToolData:
+    people: list[SeedPerson] = field(default_factory=list)
+    activities: list[SeedActivity] = field(default_factory=list)
+    deals: list[SeedDeal] = field(default_factory=list)
+
+
+def _ascii(text: str) -> str:
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+
+
+def _vary(email: str, rng: random.Random) -> str:
+    """Write the same address the way another tool or a person typing it would."""
+    local, domain = email.split("@", 1)
+    choice = rng.randrange(4)
+    if choice == 0:
+        return f"{local.capitalize()}@{domain.upper()}"
+    if choice == 1:
+        return f"  {email.upper()} "
+    if choice == 2:
+        return f"{local.title()}@{domain}"
+    return f"{email}\t"
+
+
+@dataclass(slots=True)
+class Population:
+    """People split across two tools: ``first`` only, ``second`` only, and both."""
+
+    tools: tuple[str, str]
+    data: dict[str, ToolData]
+
+    def for_tool(self, tool: str) -> ToolData:
+        return self.data[tool]
+
+    @classmethod
+    def generate(
+        cls,
+        tools: Sequence[str] = ("hubspot", "pipedrive"),
+        *,
+        n_per_tool: int = 2_000,
+        overlap: float = 0.5,
+        activities_per_person: float = 1.0,
+        deal_share: float = 0.1,
+        seed: int = 7,
+        now: datetime = DEFAULT_NOW,
+    ) -> Population:
+        if len(tools) != 2:
+            raise ValueError("a population spans exactly two tools")
+        first, second = tools[0], tools[1]
+        rng = random.Random(seed)
+        fakers = {loc: Faker(loc) for loc in LOCALES}
+        for i, fk in enumerate(fakers.values()):
+            fk.seed_instance(seed * 100 + i)
+        shared = int(n_per_tool * overlap)
+        total = 2 * n_per_tool - shared
+        data = {first: ToolData(), second: ToolData()}
+        used: set[str] = set()
+        activity_key = 0
+        deal_key = 0
+        for key in range(total):
+            loc = LOCALES[rng.randrange(len(LOCALES))]
+            fk = fakers[loc]
+            first_name, last_name = fk.first_name(), fk.last_name()
+            company = fk.company()
+            domain = _ascii(company).split(" ")[0].strip(",.-'") or "example"
+            base = f"{_ascii(first_name)}.{_ascii(last_name)}".replace(" ", "")
+            email = f"{base}@{domain}.example"
+            n = 1
+            while email in used:
+                n += 1
+                email = f"{base}{n}@{domain}.example"
+            used.add(email)
+            created = now - timedelta(days=rng.uniform(30, 720))
+            updated = created + timedelta(days=rng.uniform(0, (now - created).days or 1))
+            person = SeedPerson(
+                key=key,
+                email=email,
+                first_name=first_name,
+                last_name=last_name,
+                company=company,
+                job_title=fk.job(),
+                phone=f"+{rng.choice(['1', '49', '33', '34', '48', '46'])}"
+                f"{rng.randrange(200_000_000, 999_999_999)}",
+                country=COUNTRIES[loc],
+                city=fk.city(),
+                created_at=created,
+                updated_at=updated,
+            )
+            if key < shared:
+                homes = [(first, person), (second, replace(person, email=_vary(email, rng)))]
+            elif key < n_per_tool:
+                homes = [(first, person)]
+            else:
+                homes = [(second, person)]
+            for tool, held in homes:
+                data[tool].people.append(held)
+                count = int(activities_per_person) + (
+                    1 if rng.random() < activities_per_person % 1 else 0
+                )
+                for _ in range(count):
+                    activity_key += 1
+                    kind = ACTIVITY_TYPES[rng.randrange(len(ACTIVITY_TYPES))]
+                    data[tool].activities.append(
+                        SeedActivity(
+                            key=activity_key,
+                            person_key=key,
+                            type=kind,
+                            subject=f"{kind.title()}: {fk.catch_phrase()}",
+                            occurred_at=created + timedelta(days=rng.uniform(0, 25)),
+                        )
+                    )
+            if key >= shared and key < n_per_tool:
+                continue  # deals live in the CRM (the second tool)
+            if rng.random() < deal_share:
+                deal_key += 1
+                status = rng.choice(["open", "open", "won", "lost"])
+                deal_created = created + timedelta(days=rng.uniform(1, 20))
+                data[second].deals.append(
+                    SeedDeal(
+                        key=deal_key,
+                        person_key=key,
+                        title=f"{company} — {rng.choice(['Pilot', 'Annual plan', 'Expansion'])}",
+                        value=float(rng.randrange(10, 500) * 100),
+                        currency=rng.choice(["EUR", "EUR", "USD"]),
+                        status=status,
+                        created_at=deal_created,
+                        closed_at=None
+                        if status == "open"
+                        else deal_created + timedelta(days=rng.uniform(5, 60)),
+                        lost_reason="Budget" if status == "lost" else None,
+                    )
+                )
+        return cls((first, second), data)
