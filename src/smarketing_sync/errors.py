@@ -43,6 +43,8 @@ class ConfigError(SyncError):
         if expected is not None:
             text += f" (expected {expected}"
             text += f", found {found!r})" if found is not None else ")"
+        elif found is not None:
+            text += f" (found {found!r})"
         super().__init__(text)
 
 

@@ -16,6 +16,7 @@ import sys
 import types
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, cast
@@ -50,6 +51,8 @@ def _plugin_parent() -> types.ModuleType:
 def _load_folder(name: str, folder: Path) -> type[Connector]:
     module_name = f"{_PLUGIN_PACKAGE}.{name}"
     module = sys.modules.get(module_name)
+    if module is not None and list(getattr(module, "__path__", [])) != [str(folder)]:
+        module = None  # another folder's connector of the same name: load this one instead
     if module is None:
         _plugin_parent()
         spec = importlib.util.spec_from_file_location(
@@ -96,7 +99,7 @@ def discover(dirs: Iterable[Path] | None = None) -> dict[str, Discovered]:
     found: dict[str, Discovered] = {}
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         found[ep.name] = Discovered(
-            ep.name, f"entry-point:{ep.value}", lambda ep=ep: _load_entry_point(ep)
+            ep.name, f"entry-point:{ep.value}", partial(_load_entry_point, ep)
         )
     for directory in dirs if dirs is not None else default_dirs():
         directory = Path(directory)
@@ -107,7 +110,7 @@ def discover(dirs: Iterable[Path] | None = None) -> dict[str, Discovered]:
                 found[folder.name] = Discovered(
                     folder.name,
                     f"folder:{folder}",
-                    lambda n=folder.name, f=folder: _load_folder(n, f),
+                    partial(_load_folder, folder.name, folder),
                 )
     return found
 
@@ -117,9 +120,7 @@ def load_connector(name: str, dirs: Iterable[Path] | None = None) -> type[Connec
     found = discover(dirs)
     if name not in found:
         known = ", ".join(sorted(found)) or "none"
-        raise ConfigError(
-            f"unknown connector {name!r}", expected=f"one of: {known}", found=name
-        )
+        raise ConfigError(f"unknown connector {name!r}", expected=f"one of: {known}", found=name)
     cls = found[name].loader()
     validate_declaration(cls)
     return cls
@@ -129,8 +130,16 @@ def validate_declaration(cls: type[Any]) -> None:
     """Reject a connector class whose declaration cannot work, naming what is wrong."""
     name = getattr(cls, "name", None)
     where = f"connector class {cls.__module__}.{cls.__qualname__}"
-    required = ("name", "settings", "capabilities", "base_url", "streams", "check_path",
-                "rate_limit", "push_batch_size")
+    required = (
+        "name",
+        "settings",
+        "capabilities",
+        "base_url",
+        "streams",
+        "check_path",
+        "rate_limit",
+        "push_batch_size",
+    )
     missing = [attr for attr in required if not hasattr(cls, attr)]
     if missing:
         raise ConfigError(f"{where} lacks {', '.join(missing)}")

@@ -56,7 +56,7 @@ class CursorToken:
     limit: int
     token_path: str  # dotted path of the next token in the response body
     limit_param: str = "limit"
-    token_param: str = "cursor"
+    token_param: str = "cursor"  # noqa: S105 - a query parameter's name, not a secret
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +89,7 @@ class Endpoint:
 
 @dataclass(frozen=True, slots=True)
 class Limit:
-    """A documented request budget: ``requests`` per ``per_seconds`` for paths containing ``match``."""
+    """A documented budget: ``requests`` per ``per_seconds`` for paths containing ``match``."""
 
     requests: int
     per_seconds: float

@@ -205,7 +205,9 @@ class Http:
             try:
                 response = await self._client.request(method, path, params=params, json=body)
             except httpx.TimeoutException as exc:
-                raise TransientError(f"{self.connector}: {kind} timed out", reason="timeout") from exc
+                raise TransientError(
+                    f"{self.connector}: {kind} timed out", reason="timeout"
+                ) from exc
             except httpx.TransportError as exc:
                 raise TransientError(
                     f"{self.connector}: {kind} failed: {type(exc).__name__}", reason="network_error"
@@ -245,14 +247,18 @@ class Http:
             wait = reset if reset is not None else 1.0 / self.settings.rate_limit_scale
             self.limiter.block_for(wait)
             self.retries["provider_remaining"] += 1
-            log.info("http.throttle", connector=self.connector, reason="provider_remaining", wait_s=wait)
+            log.info(
+                "http.throttle", connector=self.connector, reason="provider_remaining", wait_s=wait
+            )
 
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, RateLimited) and exc.retry_after is not None:
             return min(exc.retry_after, self.settings.max_backoff_s)
         backoff = wait_exponential_jitter(
-            initial=self.settings.initial_backoff_s, max=self.settings.max_backoff_s
+            multiplier=self.settings.initial_backoff_s,
+            max=self.settings.max_backoff_s,
+            jitter=self.settings.initial_backoff_s,
         )
         return float(backoff(state))
 

@@ -45,9 +45,7 @@ class Connector(Protocol):
 
 
 class PullsPages(Protocol):
-    def pull(
-        self, http: Http, stream: str, since: datetime | None
-    ) -> AsyncIterator[Page]: ...
+    def pull(self, http: Http, stream: str, since: datetime | None) -> AsyncIterator[Page]: ...
 
 
 class PushesFields(Protocol):

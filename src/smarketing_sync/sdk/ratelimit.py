@@ -1,4 +1,4 @@
-"""A proactive per-connector limiter: stay under the documented limits instead of collecting 429s."""
+"""A proactive per-connector limiter: keep under the documented limits instead of hitting 429s."""
 
 from __future__ import annotations
 

@@ -16,7 +16,14 @@ from datetime import UTC, datetime, timedelta
 from faker import Faker
 
 LOCALES = ("en_US", "de_DE", "fr_FR", "es_ES", "pl_PL", "sv_SE")
-COUNTRIES = {"en_US": "US", "de_DE": "DE", "fr_FR": "FR", "es_ES": "ES", "pl_PL": "PL", "sv_SE": "SE"}
+COUNTRIES = {
+    "en_US": "US",
+    "de_DE": "DE",
+    "fr_FR": "FR",
+    "es_ES": "ES",
+    "pl_PL": "PL",
+    "sv_SE": "SE",
+}
 ACTIVITY_TYPES = ("meeting", "call", "note", "email")
 DEFAULT_NOW = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 

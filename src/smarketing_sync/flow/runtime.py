@@ -1,0 +1,127 @@
+"""A configured connector, ready to run: class, validated settings, mapping and HTTP client."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from pydantic import SecretStr, ValidationError
+
+from smarketing_sync import registry
+from smarketing_sync.errors import ConfigError
+from smarketing_sync.mapping.locate import find_mapping
+from smarketing_sync.mapping.spec import MappingSpec, check_mapping, load_mapping
+from smarketing_sync.sdk.http import Http, HttpSettings
+from smarketing_sync.sdk.protocol import Connector, ConnectorSettings
+from smarketing_sync.settings import Settings
+
+#: Keys of a [connectors.<name>] section the daemon itself reads; the rest go to the connector.
+RUNTIME_KEYS = frozenset({"enabled", "interval_s", "mapping"})
+
+
+@dataclass(slots=True)
+class Runtime:
+    name: str
+    cls: type[Connector]
+    connector: Any  # an instance of cls; optional methods are looked up on it
+    settings: ConnectorSettings
+    mapping: MappingSpec
+    base_url: str
+    origin: str
+
+    def http(
+        self, http_settings: HttpSettings, *, transport: httpx.AsyncBaseTransport | None = None
+    ) -> Http:
+        return Http(
+            self.name,
+            self.base_url,
+            self.connector.headers(self.settings),
+            self.cls.rate_limit,
+            http_settings,
+            errors=getattr(self.cls, "error_overrides", None),
+            transport=transport,
+        )
+
+
+def base_url_for(cls: type[Connector], settings: ConnectorSettings) -> str:
+    """``settings.base_url`` if set, else the class template filled from the settings."""
+    if settings.base_url:
+        return settings.base_url.rstrip("/")
+    values = {
+        k: v.get_secret_value() if isinstance(v, SecretStr) else v
+        for k, v in settings.model_dump().items()
+    }
+    try:
+        return cls.base_url.format(**values).rstrip("/")
+    except KeyError as exc:
+        raise ConfigError(
+            f"connector {cls.name!r}: base_url {cls.base_url!r} needs setting {exc.args[0]!r}",
+            key=f"connectors.{cls.name}.{exc.args[0]}",
+        ) from None
+
+
+def validate_connector_settings(
+    cls: type[Connector], raw: dict[str, Any], where: str
+) -> ConnectorSettings:
+    values = {k: v for k, v in raw.items() if k not in RUNTIME_KEYS}
+    try:
+        return cls.settings.model_validate(values)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            key = ".".join(str(p) for p in error["loc"])
+            hint = ""
+            if error["type"] == "missing":
+                env = f"SMARKETING_CONNECTORS__{cls.name.upper()}__{key.upper()}"
+                hint = f" (set it in [connectors.{cls.name}] or, for a secret, in ${env})"
+            elif error["type"] == "extra_forbidden":
+                known = ", ".join(sorted(cls.settings.model_fields)) or "none"
+                hint = f" (not a setting of {cls.name}; known: {known})"
+            problems.append(f"connectors.{cls.name}.{key}: {error['msg']}{hint}")
+        raise ConfigError("; ".join(problems), file=where, key=f"connectors.{cls.name}") from None
+
+
+def build_runtime(
+    name: str, settings: Settings, *, overrides: dict[str, Any] | None = None, where: str = "config"
+) -> Runtime:
+    """Load, validate and prepare one configured connector, or raise a ConfigError saying why."""
+    dirs: Sequence[Path] = [*registry.default_dirs(), *settings.connector_dirs]
+    found = registry.discover(dirs)
+    if name not in found:
+        known = ", ".join(sorted(found)) or "none"
+        raise ConfigError(
+            f"unknown connector {name!r}",
+            key=f"connectors.{name}",
+            expected=f"one of: {known}",
+            found=name,
+        )
+    cls = found[name].loader()
+    registry.validate_declaration(cls)
+    raw = dict(settings.connectors.get(name, {}))
+    raw.update(overrides or {})
+    connector_settings = validate_connector_settings(cls, raw, where)
+    mapping_file = raw.get("mapping")
+    path = Path(mapping_file) if mapping_file else find_mapping(name, settings.mappings_dir)
+    spec = load_mapping(path, extra_customer_fields=settings.customer.extra_fields)
+    problems = check_mapping(spec, cls)
+    if problems:
+        raise (
+            problems[0]
+            if len(problems) == 1
+            else ConfigError(
+                f"{len(problems)} problems in {path}:\n  " + "\n  ".join(str(p) for p in problems),
+                file=str(path),
+            )
+        )
+    return Runtime(
+        name=name,
+        cls=cls,
+        connector=cls(),
+        settings=connector_settings,
+        mapping=spec,
+        base_url=base_url_for(cls, connector_settings),
+        origin=found[name].origin,
+    )

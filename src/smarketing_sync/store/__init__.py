@@ -1,0 +1,1 @@
+"""The store: customers, claims, links, activities, deals, cursors, outbox, dead letters."""

@@ -1,0 +1,222 @@
+"""The store's tables (SQLAlchemy Core): one schema for SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+
+class UtcDateTime(sa.TypeDecorator[datetime]):
+    """Timezone-aware UTC in, timezone-aware UTC out, on SQLite (which has no zones) too."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r} given to the store; use UTC-aware values")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+TS = UtcDateTime()
+
+#: One row per real-world person. ``golden`` is the winning value per customer field;
+#: ``rev`` rises (from a store-wide sequence) whenever anything pushable about the person changes.
+customers = sa.Table(
+    "customers",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("email", sa.String(320), index=True),
+    sa.Column("golden", sa.JSON, nullable=False, default=dict),
+    # per field: [winning connector, changed_at ISO] — what push needs to mark echoes
+    sa.Column("provenance", sa.JSON, nullable=False, default=dict),
+    sa.Column("rev", sa.BigInteger, nullable=False, index=True),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+    sa.Column("deleted_at", TS),
+)
+
+#: Identity keys (normalized email, ...) owned by a customer; a customer may have several.
+identities = sa.Table(
+    "identities",
+    metadata,
+    sa.Column("kind", sa.String(32), primary_key=True),
+    sa.Column("value", sa.String(320), primary_key=True),
+    sa.Column("customer_id", sa.Integer, sa.ForeignKey("customers.id"), nullable=False, index=True),
+)
+
+#: The person's id in each tool.
+links = sa.Table(
+    "links",
+    metadata,
+    sa.Column("connector", sa.String(64), primary_key=True),
+    sa.Column("external_id", sa.String(128), primary_key=True),
+    sa.Column("customer_id", sa.Integer, sa.ForeignKey("customers.id"), nullable=False),
+    sa.Column("deleted_at", TS),
+    sa.Index("ix_links_customer", "customer_id", "connector"),
+)
+
+#: What each tool says about each customer field, and since when it says so.
+claims = sa.Table(
+    "claims",
+    metadata,
+    sa.Column("customer_id", sa.Integer, sa.ForeignKey("customers.id"), primary_key=True),
+    sa.Column("field", sa.String(64), primary_key=True),
+    sa.Column("connector", sa.String(64), primary_key=True),
+    sa.Column("value", sa.JSON),
+    sa.Column("changed_at", TS, nullable=False),  # when the tool's value last changed
+    sa.Column("observed_at", TS, nullable=False),  # when we last read it
+)
+
+#: Last version of every source record we applied: drops boundary duplicates and stale copies.
+source_records = sa.Table(
+    "source_records",
+    metadata,
+    sa.Column("connector", sa.String(64), primary_key=True),
+    sa.Column("stream", sa.String(64), primary_key=True),
+    sa.Column("external_id", sa.String(128), primary_key=True),
+    sa.Column("updated_at", TS, nullable=False),
+)
+
+activities = sa.Table(
+    "activities",
+    metadata,
+    sa.Column("connector", sa.String(64), primary_key=True),
+    sa.Column("external_id", sa.String(128), primary_key=True),
+    sa.Column("customer_id", sa.Integer, sa.ForeignKey("customers.id"), index=True),
+    sa.Column("contact_ids", sa.JSON, nullable=False),
+    sa.Column("type", sa.String(64), nullable=False),
+    sa.Column("occurred_at", TS, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+    sa.Column("fields", sa.JSON, nullable=False),
+    sa.Column("deleted", sa.Boolean, nullable=False, default=False),
+)
+
+deals = sa.Table(
+    "deals",
+    metadata,
+    sa.Column("connector", sa.String(64), primary_key=True),
+    sa.Column("external_id", sa.String(128), primary_key=True),
+    sa.Column("customer_id", sa.Integer, sa.ForeignKey("customers.id"), index=True),
+    sa.Column("contact_ids", sa.JSON, nullable=False),
+    sa.Column("status", sa.String(32)),
+    sa.Column("amount", sa.Float),
+    sa.Column("currency", sa.String(8)),
+    sa.Column("created_at", TS),
+    sa.Column("won_at", TS),
+    sa.Column("lost_at", TS),
+    sa.Column("updated_at", TS, nullable=False),
+    sa.Column("fields", sa.JSON, nullable=False),
+    sa.Column("deleted", sa.Boolean, nullable=False, default=False),
+)
+
+cursors = sa.Table(
+    "cursors",
+    metadata,
+    sa.Column("connector", sa.String(64), primary_key=True),
+    sa.Column("stream", sa.String(64), primary_key=True),
+    sa.Column("value", TS, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+)
+
+#: The last customer value we wrote to a tool per vendor field: "only what changed" and echoes.
+pushed = sa.Table(
+    "pushed",
+    metadata,
+    sa.Column("connector", sa.String(64), primary_key=True),
+    sa.Column("customer_id", sa.Integer, sa.ForeignKey("customers.id"), primary_key=True),
+    sa.Column("field", sa.String(128), primary_key=True),
+    sa.Column("value", sa.JSON),
+    sa.Column("source", sa.String(64), nullable=False),  # the customer field it was rendered from
+    sa.Column("source_value", sa.JSON),
+    sa.Column("source_changed_at", TS, nullable=False),
+    sa.Column("pushed_at", TS, nullable=False),
+)
+
+#: Pending writes. One open row per (connector, customer); its key is the idempotency key.
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("connector", sa.String(64), nullable=False),
+    sa.Column("customer_id", sa.Integer, sa.ForeignKey("customers.id"), nullable=False),
+    sa.Column("key", sa.String(128), nullable=False, unique=True),
+    sa.Column("values", sa.JSON, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # pending | sending | done | dead
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("next_attempt_at", TS, nullable=False),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+    sa.Index("ix_outbox_due", "connector", "status", "next_attempt_at"),
+    sa.Index("ix_outbox_open", "connector", "customer_id", "status"),
+)
+
+#: Records that could not be read, mapped or written, with why; retried or dropped by a human.
+dead_letters = sa.Table(
+    "dead_letters",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("connector", sa.String(64), nullable=False, index=True),
+    sa.Column("stage", sa.String(16), nullable=False),  # pull | map | push
+    sa.Column("stream", sa.String(64)),
+    sa.Column("external_id", sa.String(128)),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("payload", sa.JSON),
+    sa.Column("attempts", sa.Integer, nullable=False, default=1),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("resolved_at", TS),
+)
+
+#: One row per sync run of a connector, for `status`.
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("connector", sa.String(64), nullable=False, index=True),
+    sa.Column("trigger", sa.String(16), nullable=False),  # schedule | resync | demo
+    sa.Column("started_at", TS, nullable=False),
+    sa.Column("finished_at", TS),
+    sa.Column("status", sa.String(16), nullable=False),  # running | ok | failed
+    sa.Column("counts", sa.JSON, nullable=False, default=dict),
+    sa.Column("error", sa.Text),
+)
+
+#: Leases: a connector's sync runs in one process at a time (daemon, CLI resync, replicas).
+locks = sa.Table(
+    "locks",
+    metadata,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("holder", sa.String(128), nullable=False),
+    sa.Column("expires_at", TS, nullable=False),
+)
+
+#: Store-wide counters (the customer revision sequence) and small key/value state.
+meta = sa.Table(
+    "meta",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.JSON),
+)

@@ -1,0 +1,149 @@
+"""Cursors, runs, leases and dead letters."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from smarketing_sync.store.schema import cursors, dead_letters, locks, runs
+
+
+def get_cursor(conn: Connection, connector: str, stream: str) -> datetime | None:
+    row = conn.execute(
+        sa.select(cursors.c.value).where(
+            cursors.c.connector == connector, cursors.c.stream == stream
+        )
+    ).first()
+    return row[0] if row else None
+
+
+def set_cursor(
+    conn: Connection, connector: str, stream: str, value: datetime, now: datetime
+) -> None:
+    """Advance (never rewind) a stream's cursor."""
+    current = get_cursor(conn, connector, stream)
+    if current is None:
+        conn.execute(
+            cursors.insert().values(connector=connector, stream=stream, value=value, updated_at=now)
+        )
+    elif value > current:
+        conn.execute(
+            cursors.update()
+            .where(cursors.c.connector == connector, cursors.c.stream == stream)
+            .values(value=value, updated_at=now)
+        )
+
+
+def clear_cursors(conn: Connection, connector: str, stream: str | None = None) -> int:
+    query = cursors.delete().where(cursors.c.connector == connector)
+    if stream is not None:
+        query = query.where(cursors.c.stream == stream)
+    return conn.execute(query).rowcount
+
+
+def all_cursors(conn: Connection, connector: str) -> dict[str, datetime]:
+    rows = conn.execute(
+        sa.select(cursors.c.stream, cursors.c.value).where(cursors.c.connector == connector)
+    )
+    return {stream: value for stream, value in rows}
+
+
+def start_run(conn: Connection, connector: str, trigger: str, now: datetime) -> int:
+    result = conn.execute(
+        runs.insert().values(
+            connector=connector, trigger=trigger, started_at=now, status="running", counts={}
+        )
+    )
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
+
+
+def finish_run(
+    conn: Connection,
+    run_id: int,
+    status: str,
+    counts: dict[str, Any],
+    now: datetime,
+    error: str | None = None,
+) -> None:
+    conn.execute(
+        runs.update()
+        .where(runs.c.id == run_id)
+        .values(status=status, counts=counts, finished_at=now, error=error)
+    )
+
+
+def last_runs(conn: Connection) -> dict[str, dict[str, Any]]:
+    latest = (
+        sa.select(runs.c.connector, sa.func.max(runs.c.id).label("id"))
+        .group_by(runs.c.connector)
+        .subquery()
+    )
+    rows = conn.execute(sa.select(runs).join(latest, runs.c.id == latest.c.id)).mappings()
+    return {row["connector"]: dict(row) for row in rows}
+
+
+def dead_letter(
+    conn: Connection,
+    *,
+    connector: str,
+    stage: str,
+    reason: str,
+    now: datetime,
+    stream: str | None = None,
+    external_id: str | None = None,
+    payload: Any = None,
+    attempts: int = 1,
+) -> None:
+    conn.execute(
+        dead_letters.insert().values(
+            connector=connector,
+            stage=stage,
+            stream=stream,
+            external_id=external_id,
+            reason=reason[:2000],
+            payload=payload,
+            attempts=attempts,
+            created_at=now,
+        )
+    )
+
+
+def dead_letter_counts(conn: Connection) -> dict[str, int]:
+    rows = conn.execute(
+        sa.select(dead_letters.c.connector, sa.func.count())
+        .where(dead_letters.c.resolved_at.is_(None))
+        .group_by(dead_letters.c.connector)
+    )
+    return {connector: int(count) for connector, count in rows}
+
+
+def try_lease(conn: Connection, name: str, holder: str, ttl: timedelta, now: datetime) -> bool:
+    """Take or renew the lease ``name``; False while another holder's lease is unexpired."""
+    row = conn.execute(
+        sa.select(locks.c.holder, locks.c.expires_at).where(locks.c.name == name)
+    ).first()
+    if row is None:
+        conn.execute(locks.insert().values(name=name, holder=holder, expires_at=now + ttl))
+        return True
+    if row.holder != holder and row.expires_at > now:
+        return False
+    conn.execute(
+        locks.update().where(locks.c.name == name).values(holder=holder, expires_at=now + ttl)
+    )
+    return True
+
+
+def release_lease(conn: Connection, name: str, holder: str) -> None:
+    conn.execute(locks.delete().where(locks.c.name == name, locks.c.holder == holder))
+
+
+def lease_holder(conn: Connection, name: str, now: datetime) -> str | None:
+    row = conn.execute(
+        sa.select(locks.c.holder, locks.c.expires_at).where(locks.c.name == name)
+    ).first()
+    return row.holder if row is not None and row.expires_at > now else None
