@@ -52,10 +52,13 @@ class PullStats:
     attached: int = 0
     warnings: int = 0
     stopped: bool = False
+    per_stream: dict[str, int] = field(default_factory=dict)  # records read per stream
     resolve: ResolveStats = field(default_factory=ResolveStats)
 
     def as_dict(self) -> dict[str, Any]:
-        counts = {k: getattr(self, k) for k in self.__slots__ if k != "resolve"}
+        counts = {
+            k: getattr(self, k) for k in self.__slots__ if k not in ("resolve", "per_stream")
+        }
         counts.update({f"customers_{k}": getattr(self.resolve, k) for k in self.resolve.__slots__})
         return counts
 
@@ -222,6 +225,7 @@ async def pull_connector(
             stats.records += len(page.records)
             stats.dead_lettered += len(failures)
             count += len(page.records)
+            stats.per_stream[stream] = count
             log.debug("pull.page", connector=rt.name, stream=stream, records=len(page.records))
             if progress is not None:
                 progress(rt.name, stream, count)
