@@ -18,18 +18,17 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from sandbox_process import SandboxProcess  # noqa: E402
+from sandbox_process import SandboxProcess
 
-from smarketing_sync import log as logging_setup  # noqa: E402
-from smarketing_sync.flow.cycle import ConnectorReport, Syncer  # noqa: E402
-from smarketing_sync.flow.runtime import Runtime, build_runtime  # noqa: E402
-from smarketing_sync.sdk.declarations import CursorToken, Offset  # noqa: E402
-from smarketing_sync.settings import Settings  # noqa: E402
-from smarketing_sync.store.db import Store  # noqa: E402
+from smarketing_sync import log as logging_setup
+from smarketing_sync.flow.cycle import ConnectorReport, Syncer
+from smarketing_sync.flow.runtime import Runtime, build_runtime
+from smarketing_sync.sdk.declarations import CursorToken, Offset
+from smarketing_sync.settings import Settings
+from smarketing_sync.store.db import Store
 
 NAMES = ("hubspot", "pipedrive")
 
@@ -63,8 +62,13 @@ def minimum_calls(rt: Runtime, report: ConnectorReport) -> dict[str, int]:
     return minimum
 
 
-def print_report(label: str, reports: dict[str, ConnectorReport], runtimes: dict[str, Runtime],
-                 seconds: float, people: int) -> tuple[int, int]:
+def print_report(
+    label: str,
+    reports: dict[str, ConnectorReport],
+    runtimes: dict[str, Runtime],
+    seconds: float,
+    people: int,
+) -> tuple[int, int]:
     print(f"\n== {label}: {seconds:.1f} s wall, {people / seconds:,.0f} people/s")
     total_calls = total_min = 0
     for name, report in reports.items():
@@ -77,27 +81,40 @@ def print_report(label: str, reports: dict[str, ConnectorReport], runtimes: dict
         total_calls += calls
         total_min += least
         push = report.push
-        print(f"  {name}: {calls:,} API calls (minimum {least:,}), 429 received: {report.throttled}")
+        print(
+            f"  {name}: {calls:,} API calls (minimum {least:,}), 429 received: {report.throttled}"
+        )
         for kind, count in sorted(report.api_calls.items()):
             print(f"      {count:>7,}  {kind}")
-        print("      minimum by page/batch size: "
-              + ", ".join(f"{k}={v:,}" for k, v in minimum.items()))
+        print(
+            "      minimum by page/batch size: "
+            + ", ".join(f"{k}={v:,}" for k, v in minimum.items())
+        )
         if push is not None:
-            print(f"      written: created {push.created:,}, updated {push.updated:,}, "
-                  f"dead-lettered {push.dead_lettered:,}, retried later {push.retry_later:,}")
+            print(
+                f"      written: created {push.created:,}, updated {push.updated:,}, "
+                f"dead-lettered {push.dead_lettered:,}, retried later {push.retry_later:,}"
+            )
     return total_calls, total_min
 
 
 async def run(args: argparse.Namespace) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="smarketing-bench-"))
-    print(f"people per tool: {args.people:,} (half in both), vendor limits time-compressed "
-          f"x{args.time_scale:g}; store {workdir}")
+    print(
+        f"people per tool: {args.people:,} (half in both), vendor limits time-compressed "
+        f"x{args.time_scale:g}; store {workdir}"
+    )
     started = time.monotonic()
-    with SandboxProcess(NAMES, people=args.people, time_scale=args.time_scale,
-                        activities=args.activities) as sandboxes:
-        print(f"sandboxes seeded in {time.monotonic() - started:.1f} s: "
-              + ", ".join(f"{n}: {i['people']:,} people, {i['activities']:,} activities, "
-                          f"{i['deals']:,} deals" for n, i in sandboxes.info.items()))
+    with SandboxProcess(
+        NAMES, people=args.people, time_scale=args.time_scale, activities=args.activities
+    ) as sandboxes:
+        print(
+            f"sandboxes seeded in {time.monotonic() - started:.1f} s: "
+            + ", ".join(
+                f"{n}: {i['people']:,} people, {i['activities']:,} activities, {i['deals']:,} deals"
+                for n, i in sandboxes.info.items()
+            )
+        )
         settings = Settings(  # type: ignore[call-arg]
             data_dir=workdir,
             connectors={n: {"enabled": True} for n in NAMES},
@@ -128,12 +145,18 @@ async def run(args: argparse.Namespace) -> int:
     throttled = sum(s["throttled"] for s in stats.values())
     unhandled = sum(1 for r in (*first.values(), *second.values()) if r.error)
     print("\n== summary")
-    print(f"  first cycle wall time      {t1 - t0:.1f} s ({total_people / (t1 - t0):,.0f} people/s)")
+    print(
+        f"  first cycle wall time      {t1 - t0:.1f} s ({total_people / (t1 - t0):,.0f} people/s)"
+    )
     print(f"  API calls vs minimum       {calls:,} / {least:,} = {ratio:.3f}  (bar: <= 1.1)")
-    print(f"  429 answered by sandboxes  {throttled:,} (all waited out and retried: "
-          f"{'yes' if unhandled == 0 else 'NO'})")
-    print(f"  people in each tool after  "
-          + ", ".join(f"{n}: {s['people']:,}" for n, s in stats.items()))
+    print(
+        f"  429 answered by sandboxes  {throttled:,} (all waited out and retried: "
+        f"{'yes' if unhandled == 0 else 'NO'})"
+    )
+    print(
+        "  people in each tool after  "
+        + ", ".join(f"{n}: {s['people']:,}" for n, s in stats.items())
+    )
     print(f"  second cycle writes        {second_writes}  (bar: 0)")
     print(f"  peak RSS (daemon process)  {peak_rss_mb():.0f} MB  (bar: <= 300 MB)")
     ok = ratio <= 1.1 and unhandled == 0 and second_writes == 0 and peak_rss_mb() <= 300

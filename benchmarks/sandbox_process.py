@@ -14,8 +14,13 @@ from smarketing_sync.testing.sandbox import Sandbox, SandboxServer
 
 
 def _serve(
-    conn: Connection, names: tuple[str, str], people: int, overlap: float,
-    activities: float, time_scale: float, seed: int,
+    conn: Connection,
+    names: tuple[str, str],
+    people: int,
+    overlap: float,
+    activities: float,
+    time_scale: float,
+    seed: int,
 ) -> None:
     population = Population.generate(
         names, n_per_tool=people, overlap=overlap, activities_per_person=activities, seed=seed
@@ -41,11 +46,16 @@ def _serve(
             if command == "stop":
                 return
             if command == "stats":
-                conn.send({
-                    name: {"calls": dict(s.calls.calls), "throttled": s.calls.throttled,
-                           "people": len(s.people())}
-                    for name, s in sandboxes.items()
-                })
+                conn.send(
+                    {
+                        name: {
+                            "calls": dict(s.calls.calls),
+                            "throttled": s.calls.throttled,
+                            "people": len(s.people()),
+                        }
+                        for name, s in sandboxes.items()
+                    }
+                )
             elif command == "emails":
                 conn.send({name: [p["email"] for p in s.people()] for name, s in sandboxes.items()})
 
@@ -53,12 +63,21 @@ def _serve(
 class SandboxProcess:
     """``with SandboxProcess(...) as sp: sp.info[name]["settings"]``; ``sp.stats()``."""
 
-    def __init__(self, names: tuple[str, str], *, people: int, overlap: float = 0.5,
-                 activities: float = 1.0, time_scale: float = 10.0, seed: int = 7) -> None:
+    def __init__(
+        self,
+        names: tuple[str, str],
+        *,
+        people: int,
+        overlap: float = 0.5,
+        activities: float = 1.0,
+        time_scale: float = 10.0,
+        seed: int = 7,
+    ) -> None:
         ctx = mp.get_context("spawn")
         self._conn, child = ctx.Pipe()
         self._process = ctx.Process(
-            target=_serve, args=(child, names, people, overlap, activities, time_scale, seed),
+            target=_serve,
+            args=(child, names, people, overlap, activities, time_scale, seed),
             daemon=True,
         )
         self.info: dict[str, Any] = {}

@@ -15,6 +15,7 @@ from smarketing_sync.errors import (
     SyncError,
     TransientError,
 )
+from smarketing_sync.sdk.build import base_url_for, http_for
 from smarketing_sync.sdk.declarations import (
     Capability,
     Cursor,
@@ -26,7 +27,7 @@ from smarketing_sync.sdk.declarations import (
     RateLimit,
     Single,
 )
-from smarketing_sync.sdk.http import Http
+from smarketing_sync.sdk.http import Http, HttpSettings
 from smarketing_sync.sdk.paths import get_path
 from smarketing_sync.sdk.protocol import Connector, ConnectorSettings
 from smarketing_sync.sdk.pull import generic_pull
@@ -47,6 +48,7 @@ __all__ = [
     "FieldSpec",
     "FieldUpdate",
     "Http",
+    "HttpSettings",
     "Limit",
     "Offset",
     "Page",
@@ -59,6 +61,8 @@ __all__ = [
     "Single",
     "SyncError",
     "TransientError",
+    "base_url_for",
     "generic_pull",
     "get_path",
+    "http_for",
 ]

@@ -47,7 +47,7 @@ class Daemon:
             return
         task = asyncio.current_task()
         if task is not None:
-            self._running.add(task)  # type: ignore[arg-type]
+            self._running.add(task)
         try:
             reports = await self.syncer.run_once([name], trigger="schedule")
             report = reports[name]
@@ -56,7 +56,7 @@ class Daemon:
             log.exception("sync.crashed", connector=name)
         finally:
             if task is not None:
-                self._running.discard(task)  # type: ignore[arg-type]
+                self._running.discard(task)
 
     def _interval(self, name: str) -> float:
         section = self.settings.connectors.get(name, {})

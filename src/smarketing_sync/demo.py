@@ -19,7 +19,8 @@ from typing import Any
 from smarketing_sync import registry
 from smarketing_sync.flow.cycle import ConnectorReport, Syncer
 from smarketing_sync.flow.runtime import Runtime, build_runtime
-from smarketing_sync.settings import Settings
+from smarketing_sync.sdk.http import HttpSettings
+from smarketing_sync.settings import ApiSettings, ResolveSettings, Settings, SyncSettings
 from smarketing_sync.store.db import Store
 from smarketing_sync.testing.population import Population
 from smarketing_sync.testing.sandbox import Sandbox, SandboxServer
@@ -59,14 +60,14 @@ class DemoWorld:
 
 
 def _settings(data_dir: Path) -> Settings:
-    return Settings(  # type: ignore[call-arg]
+    return Settings(
         data_dir=data_dir,
         mappings_dir=Path("mappings"),
         connectors={MARKETING: {"enabled": True}, CRM: {"enabled": True}},
-        resolve={"default": "most_recent", "default_order": [CRM, MARKETING]},
-        http={"rate_limit_scale": TIME_SCALE, "max_backoff_s": 5.0},
-        sync={"interval_s": 10.0},
-        api={"enabled": False},
+        resolve=ResolveSettings(default="most_recent", default_order=[CRM, MARKETING]),
+        http=HttpSettings(rate_limit_scale=TIME_SCALE, max_backoff_s=5.0),
+        sync=SyncSettings(interval_s=10.0),
+        api=ApiSettings(enabled=False),
     )
 
 

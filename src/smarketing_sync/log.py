@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import MutableMapping
-from typing import Any, Literal
+from typing import Any, Literal, TextIO, cast
 
 import structlog
 from pydantic import SecretStr
 
-_SECRET_KEYS = ("token", "secret", "password", "authorization", "api_key", "api-key", "cookie")
+from smarketing_sync.sdk.secrets import looks_secret
 
 
 def _redact(
@@ -18,15 +18,28 @@ def _redact(
 ) -> MutableMapping[str, Any]:
     """Last line of defence: no secret reaches a log line, whatever a caller passed."""
     for key, value in list(event.items()):
-        if isinstance(value, SecretStr) or any(s in key.lower() for s in _SECRET_KEYS):
+        if isinstance(value, SecretStr) or looks_secret(key):
             event[key] = "**********"
     return event
+
+
+class _CurrentStderr:
+    """Writes to whatever ``sys.stderr`` is now (test runners swap it), not what it was."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+    def isatty(self) -> bool:
+        return sys.stderr.isatty()
 
 
 def configure(
     fmt: Literal["auto", "json", "console"] = "auto", level: str = "info", stream: Any = None
 ) -> None:
-    out = stream or sys.stderr
+    out = stream or _CurrentStderr()
     if fmt == "auto":
         fmt = "console" if out.isatty() else "json"
     renderer: Any = (
@@ -45,7 +58,7 @@ def configure(
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(file=out),
+        logger_factory=structlog.PrintLoggerFactory(file=cast(TextIO, out)),
         cache_logger_on_first_use=False,
     )
     # httpx logs every request at INFO with the full URL; our own http.* events replace it.

@@ -26,6 +26,7 @@ from pydantic import SecretStr
 from smarketing_sync.errors import ConfigError
 from smarketing_sync.sdk.declarations import Capability
 from smarketing_sync.sdk.protocol import Connector, ConnectorSettings
+from smarketing_sync.sdk.secrets import looks_secret
 
 ENTRY_POINT_GROUP = "smarketing_sync.connectors"
 _PLUGIN_PACKAGE = "smarketing_sync_plugins"
@@ -148,8 +149,7 @@ def validate_declaration(cls: type[Any]) -> None:
     if not (inspect.isclass(cls.settings) and issubclass(cls.settings, ConnectorSettings)):
         raise ConfigError(f"{where}: settings must subclass ConnectorSettings")
     for field_name, info in cls.settings.model_fields.items():
-        secretish = any(s in field_name for s in ("token", "secret", "password", "api_key"))
-        if secretish and info.annotation is not SecretStr:
+        if looks_secret(field_name) and info.annotation is not SecretStr:
             raise ConfigError(
                 f"{where}: setting {field_name!r} looks like a secret and must be SecretStr"
             )

@@ -23,6 +23,7 @@ from pydantic_settings import (
 
 from smarketing_sync.errors import ConfigError
 from smarketing_sync.sdk.http import HttpSettings
+from smarketing_sync.sdk.secrets import looks_secret
 
 ENV_PREFIX = "SMARKETING_"
 DEFAULT_CONFIG = Path("config.toml")
@@ -100,12 +101,12 @@ class Settings(BaseSettings):
     connector_dirs: list[Path] = Field(default_factory=list)
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "info"
-    store: StoreSettings = Field(default_factory=StoreSettings)  # type: ignore[arg-type]
-    sync: SyncSettings = Field(default_factory=SyncSettings)  # type: ignore[arg-type]
-    http: HttpSettings = Field(default_factory=HttpSettings)  # type: ignore[arg-type]
-    customer: CustomerSettings = Field(default_factory=CustomerSettings)  # type: ignore[arg-type]
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    sync: SyncSettings = Field(default_factory=SyncSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    customer: CustomerSettings = Field(default_factory=CustomerSettings)
     resolve: ResolveSettings = Field(default_factory=ResolveSettings)
-    api: ApiSettings = Field(default_factory=ApiSettings)  # type: ignore[arg-type]
+    api: ApiSettings = Field(default_factory=ApiSettings)
     connectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     @classmethod
@@ -179,7 +180,7 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
     secret_dirs = _secret_dirs()
     try:
         settings = Settings(
-            _secrets_dir=secret_dirs or None,  # type: ignore[call-arg]
+            _secrets_dir=secret_dirs or None,
             **data,
         )
     except ValidationError as exc:
@@ -198,11 +199,7 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
     return settings
 
 
-_SECRET_HINTS = ("token", "secret", "password", "api_key", "apikey")
-
-
-def _is_secret_key(key: str) -> bool:
-    return any(hint in key.lower() for hint in _SECRET_HINTS)
+_is_secret_key = looks_secret
 
 
 def _refuse_file_secrets(data: dict[str, Any], where: str) -> None:

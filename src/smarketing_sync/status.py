@@ -19,14 +19,14 @@ def collect_status(store: Store) -> dict[str, Any]:
     with store.read() as conn:
         runs = state.last_runs(conn)
         dead = state.dead_letter_counts(conn)
-        pending = dict(
+        pending: dict[str, int] = dict(
             conn.execute(
                 sa.select(outbox.c.connector, sa.func.count())
                 .where(outbox.c.status.in_(["pending", "sending"]))
                 .group_by(outbox.c.connector)
             ).all()
         )
-        linked = dict(
+        linked: dict[str, int] = dict(
             conn.execute(
                 sa.select(links.c.connector, sa.func.count()).group_by(links.c.connector)
             ).all()

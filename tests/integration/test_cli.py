@@ -25,7 +25,7 @@ def config(tmp_path: Path, extra: str = "", mappings: Path | None = None) -> Pat
     path = tmp_path / "config.toml"
     path.write_text(
         f'data_dir = "{tmp_path / "data"}"\nmappings_dir = "{mappings_dir}"\n'
-        '[connectors.hubspot]\nenabled = true\n'
+        "[connectors.hubspot]\nenabled = true\n"
         '[connectors.pipedrive]\ncompany_domain = "acme"\n' + extra,
         encoding="utf-8",
     )
@@ -96,8 +96,10 @@ def test_check_unknown_converter(
 def test_check_secret_in_config_file_is_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = config(tmp_path).read_text().replace(
-        "[connectors.hubspot]\n", '[connectors.hubspot]\naccess_token = "pat-leaked"\n'
+    path = (
+        config(tmp_path)
+        .read_text()
+        .replace("[connectors.hubspot]\n", '[connectors.hubspot]\naccess_token = "pat-leaked"\n')
     )
     (tmp_path / "c2.toml").write_text(path)
     assert main(["--config", str(tmp_path / "c2.toml"), "check"]) == 2
@@ -154,8 +156,9 @@ def test_resync_waits_for_a_running_sync(
     path = config(tmp_path)
     store = Store.open(f"sqlite:///{tmp_path / 'data' / 'smarketing.db'}")
     with store.begin() as conn:
-        state.try_lease(conn, "sync:pipedrive", "daemon-on-host-a", timedelta(minutes=5),
-                        datetime.now(UTC))
+        state.try_lease(
+            conn, "sync:pipedrive", "daemon-on-host-a", timedelta(minutes=5), datetime.now(UTC)
+        )
     store.dispose()
     assert main(["--config", str(path), "resync", "pipedrive", "--wait", "0.6"]) == 1
     err = capsys.readouterr().err

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+import asyncio
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -96,7 +96,7 @@ async def test_conflict_settled_by_each_rule(
         email = shared_email(w)
         w.ma.edit_person(person(w.ma, email)["id"], job_title="Title from marketing")
         # Pipedrive's update_time has second precision: make the CRM edit unambiguously later.
-        time.sleep(1.1)
+        await asyncio.sleep(1.1)
         w.crm.edit_person(person(w.crm, email)["id"], job_title="Title from sales")
         await w.cycle()
         await w.cycle()

@@ -7,6 +7,8 @@ applied with the same or a newer modification time are dropped as boundary dupli
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -56,9 +58,7 @@ class PullStats:
     resolve: ResolveStats = field(default_factory=ResolveStats)
 
     def as_dict(self) -> dict[str, Any]:
-        counts = {
-            k: getattr(self, k) for k in self.__slots__ if k not in ("resolve", "per_stream")
-        }
+        counts = {k: getattr(self, k) for k in self.__slots__ if k not in ("resolve", "per_stream")}
         counts.update({f"customers_{k}": getattr(self.resolve, k) for k in self.resolve.__slots__})
         return counts
 
@@ -71,25 +71,43 @@ def _pages(rt: Runtime, http: Http, stream: str, since: datetime | None) -> Asyn
     return generic_pull(http, rt.cls.streams[stream], since)
 
 
+def fingerprint(record: Mapped) -> str:
+    """A digest of what a mapped record says (not of its raw form: unmapped noise is ignored)."""
+    content = {
+        "fields": record.fields,
+        "deleted": record.deleted,
+        "extra": [getattr(record, name, None) for name in ("type", "occurred_at", "contact_ids")],
+    }
+    text = json.dumps(content, sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
 def _fresh(
     conn: Connection, connector: str, stream: str, records: Sequence[Mapped]
 ) -> tuple[list[Mapped], int]:
-    """Drop records we already applied at the same or a newer version."""
+    """Drop records we already applied: older versions, and the same version read again."""
     ids = list({r.external_id for r in records})
-    seen: dict[str, datetime] = {}
+    seen: dict[str, tuple[datetime, str]] = {}
     for i in range(0, len(ids), 500):
         rows = conn.execute(
-            sa.select(source_records.c.external_id, source_records.c.updated_at).where(
+            sa.select(
+                source_records.c.external_id,
+                source_records.c.updated_at,
+                source_records.c.fingerprint,
+            ).where(
                 source_records.c.connector == connector,
                 source_records.c.stream == stream,
                 source_records.c.external_id.in_(ids[i : i + 500]),
             )
         )
-        seen.update({ext: ts for ext, ts in rows})
+        seen.update({ext: (ts, digest) for ext, ts, digest in rows})
     fresh: dict[str, Mapped] = {}
     for record in records:
         previous = seen.get(record.external_id)
-        if previous is not None and record.updated_at <= previous:
+        if previous is not None and (
+            record.updated_at < previous[0]
+            or (record.updated_at == previous[0] and fingerprint(record) == previous[1])
+        ):
             continue
         kept = fresh.get(record.external_id)
         if kept is None or record.updated_at >= kept.updated_at:
@@ -121,6 +139,7 @@ def _remember(
             "stream": stream,
             "external_id": r.external_id,
             "updated_at": r.updated_at,
+            "fingerprint": fingerprint(r),
         }
         for r in records
         if r.external_id not in existing
@@ -136,7 +155,7 @@ def _remember(
                     source_records.c.stream == stream,
                     source_records.c.external_id == record.external_id,
                 )
-                .values(updated_at=record.updated_at)
+                .values(updated_at=record.updated_at, fingerprint=fingerprint(record))
             )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -114,7 +114,7 @@ def _plan_batch(
     conn: Connection,
     rt: Runtime,
     mapping: PushMapping,
-    batch: list[Any],
+    batch: Sequence[Any],
     now: datetime,
     stats: PushStats,
 ) -> None:
@@ -264,7 +264,7 @@ async def send(
     return stats
 
 
-def _updates(conn: Connection, connector: str, rows: list[Any]) -> list[FieldUpdate]:
+def _updates(conn: Connection, connector: str, rows: Sequence[Any]) -> list[FieldUpdate]:
     ids = [r.customer_id for r in rows]
     link_of = {
         cid: ext
@@ -296,7 +296,7 @@ def _updates(conn: Connection, connector: str, rows: list[Any]) -> list[FieldUpd
 def _settle(
     store: Store,
     connector: str,
-    rows: list[Any],
+    rows: Sequence[Any],
     updates: list[FieldUpdate],
     result: PushResult,
     max_attempts: int,

@@ -184,7 +184,7 @@ def _load(conn: Connection, connector: str, ids: list[int]) -> _Loaded:
         for row in conn.execute(sa.select(claims).where(claims.c.customer_id.in_(chunk))):
             by_field = loaded.customers[row.customer_id].claims.setdefault(row.field, {})
             by_field[row.connector] = Claim(row.connector, row.value, row.changed_at)
-        for row in conn.execute(
+        for marker in conn.execute(
             sa.select(
                 pushed.c.customer_id,
                 pushed.c.source,
@@ -192,7 +192,10 @@ def _load(conn: Connection, connector: str, ids: list[int]) -> _Loaded:
                 pushed.c.source_changed_at,
             ).where(pushed.c.connector == connector, pushed.c.customer_id.in_(chunk))
         ):
-            loaded.echo[row.customer_id][row.source] = (row.source_value, row.source_changed_at)
+            loaded.echo[marker.customer_id][marker.source] = (
+                marker.source_value,
+                marker.source_changed_at,
+            )
     return loaded
 
 

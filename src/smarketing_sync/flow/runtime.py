@@ -8,12 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from pydantic import SecretStr, ValidationError
+from pydantic import ValidationError
 
 from smarketing_sync import registry
 from smarketing_sync.errors import ConfigError
 from smarketing_sync.mapping.locate import find_mapping
 from smarketing_sync.mapping.spec import MappingSpec, check_mapping, load_mapping
+from smarketing_sync.sdk.build import base_url_for, http_for
 from smarketing_sync.sdk.http import Http, HttpSettings
 from smarketing_sync.sdk.protocol import Connector, ConnectorSettings
 from smarketing_sync.settings import Settings
@@ -35,32 +36,9 @@ class Runtime:
     def http(
         self, http_settings: HttpSettings, *, transport: httpx.AsyncBaseTransport | None = None
     ) -> Http:
-        return Http(
-            self.name,
-            self.base_url,
-            self.connector.headers(self.settings),
-            self.cls.rate_limit,
-            http_settings,
-            errors=getattr(self.cls, "error_overrides", None),
-            transport=transport,
+        return http_for(
+            self.cls, self.settings, http_settings, transport=transport, connector=self.connector
         )
-
-
-def base_url_for(cls: type[Connector], settings: ConnectorSettings) -> str:
-    """``settings.base_url`` if set, else the class template filled from the settings."""
-    if settings.base_url:
-        return settings.base_url.rstrip("/")
-    values = {
-        k: v.get_secret_value() if isinstance(v, SecretStr) else v
-        for k, v in settings.model_dump().items()
-    }
-    try:
-        return cls.base_url.format(**values).rstrip("/")
-    except KeyError as exc:
-        raise ConfigError(
-            f"connector {cls.name!r}: base_url {cls.base_url!r} needs setting {exc.args[0]!r}",
-            key=f"connectors.{cls.name}.{exc.args[0]}",
-        ) from None
 
 
 def validate_connector_settings(

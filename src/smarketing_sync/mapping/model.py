@@ -34,16 +34,36 @@ CORE_CUSTOMER_FIELDS: frozenset[str] = frozenset(
 
 #: Customer values the daemon computes (read-only for pull mappings, usable in push mappings).
 COMPUTED_FIELDS: frozenset[str] = frozenset(
-    {"customer_id", "score.value", "score.band", "score.reason", "stage", "handoff.status",
-     "handoff.reason", "handoff.owner"}
+    {
+        "customer_id",
+        "score.value",
+        "score.band",
+        "score.reason",
+        "stage",
+        "handoff.status",
+        "handoff.reason",
+        "handoff.owner",
+    }
 )
 
 ACTIVITY_FIELDS: frozenset[str] = frozenset(
     {"subject", "body", "direction", "status", "duration_s", "owner", "campaign", "url"}
 )
 DEAL_FIELDS: frozenset[str] = frozenset(
-    {"title", "amount", "currency", "status", "created_at", "won_at", "lost_at",
-     "lost_reason", "pipeline", "stage", "owner", "origin"}
+    {
+        "title",
+        "amount",
+        "currency",
+        "status",
+        "created_at",
+        "won_at",
+        "lost_at",
+        "lost_reason",
+        "pipeline",
+        "stage",
+        "owner",
+        "origin",
+    }
 )
 
 

@@ -113,7 +113,7 @@ class Http:
         clock: Clock | None = None,
     ) -> None:
         self.connector = connector
-        self.settings = settings or HttpSettings()  # type: ignore[call-arg]
+        self.settings = settings or HttpSettings()
         self.rate_limit = rate_limit
         self._errors = {**DEFAULT_ERRORS, **(errors or {})}
         self._sleep = sleep

@@ -98,6 +98,9 @@ source_records = sa.Table(
     sa.Column("stream", sa.String(64), primary_key=True),
     sa.Column("external_id", sa.String(128), primary_key=True),
     sa.Column("updated_at", TS, nullable=False),
+    # Vendors with second-precision times can change a record twice in one second: the content
+    # fingerprint tells a real change from a boundary duplicate.
+    sa.Column("fingerprint", sa.String(32), nullable=False),
 )
 
 activities = sa.Table(

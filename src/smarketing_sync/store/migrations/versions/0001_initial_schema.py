@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 08:39:51.475735
+Create Date: 2026-11-23 09:26:10.740270
 """
 
 from __future__ import annotations
@@ -115,6 +115,7 @@ def upgrade() -> None:
         sa.Column(
             "updated_at", smarketing_sync.store.schema.UtcDateTime(timezone=True), nullable=False
         ),
+        sa.Column("fingerprint", sa.String(length=32), nullable=False),
         sa.PrimaryKeyConstraint(
             "connector", "stream", "external_id", name=op.f("pk_source_records")
         ),
