@@ -45,21 +45,58 @@ def page_size(rt: Runtime, stream: str) -> int:
     return paginate.limit if isinstance(paginate, Offset | CursorToken) and paginate.limit else 1
 
 
+def _stream_kinds(rt: Runtime) -> set[str]:
+    return {f"{endpoint.method} {endpoint.path}" for endpoint in rt.cls.streams.values()}
+
+
 def minimum_calls(rt: Runtime, report: ConnectorReport) -> dict[str, int]:
-    """The fewest calls the vendor's page and batch sizes allow for what this run moved."""
+    """The fewest calls the vendor's page and batch sizes allow for what this run moved.
+
+    Pull: one call per full page of each stream. Push: one call per batch of the vendor's
+    records-per-request (1 for vendors without a batch endpoint). Support calls: each kind once
+    (field definitions, property checks), except association reads (one per 1,000 activities of
+    that type) and field creation (one per field created where the vendor has no batch create).
+    """
     minimum: dict[str, int] = {}
-    if report.pull is not None:
-        for stream, count in report.pull.per_stream.items():
-            minimum[f"pull {stream}"] = max(1, math.ceil(count / page_size(rt, stream)))
-    if report.push is not None and report.push.sent:
-        batch = getattr(rt.connector, "requests_per_batch", None)
-        creates, updates = report.push.created, report.push.updated
-        if callable(batch):
-            minimum["push"] = int(batch(creates, updates))
+    pulled = report.pull.per_stream if report.pull is not None else {}
+    for stream, count in pulled.items():
+        minimum[f"pull {stream}"] = max(1, math.ceil(count / page_size(rt, stream)))
+    push = report.push
+    if push is not None and push.sent:
+        per_request = getattr(rt.cls, "push_records_per_request", rt.cls.push_batch_size)
+        minimum["push"] = math.ceil(push.created / per_request) + math.ceil(
+            push.updated / per_request
+        )
+    accounted = _stream_kinds(rt)
+    for kind, count in report.api_calls.items():
+        if kind in accounted or (push is not None and _is_push_kind(kind)):
+            continue
+        if "/associations/" in kind:
+            stream = kind.split("/associations/")[1].split("/")[0]
+            minimum[f"support {kind}"] = max(1, math.ceil(pulled.get(stream, 0) / 1000))
+        elif kind.startswith("POST") and "Fields" in kind and report.created_fields:
+            minimum[f"support {kind}"] = min(count, len(report.created_fields))
         else:
-            size = rt.cls.push_batch_size
-            minimum["push"] = math.ceil(creates / size) + math.ceil(updates / size)
+            minimum[f"support {kind}"] = 1
     return minimum
+
+
+def _is_push_kind(kind: str) -> bool:
+    return (
+        any(
+            marker in kind
+            for marker in (
+                "/batch/update",
+                "/batch/upsert",
+                "/batch/create",
+                "PATCH ",
+                "POST /api/v2/persons",
+                "GET /api/v2/persons/search",
+                "GET /api/v2/persons/{id}",
+            )
+        )
+        and "properties" not in kind
+    )
 
 
 def print_report(

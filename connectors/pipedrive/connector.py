@@ -6,9 +6,10 @@ import re
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import datetime
 from functools import partial
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
+from weakref import WeakKeyDictionary
 
-from pydantic import SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 
 from smarketing_sync import (
     Capability,
@@ -26,7 +27,7 @@ from smarketing_sync import (
     SyncError,
 )
 
-from .fields import DEAL_FIELDS, PERSON_FIELDS, FieldDef, load_catalog
+from .fields import DEAL_FIELDS, PERSON_FIELDS, FieldCatalog, FieldDef, load_catalog
 from .push import PersonPusher
 from .streams import STREAMS, enrich_activity, enrich_deal, enrich_person
 from .v2 import data_of, pages, rfc3339
@@ -42,11 +43,23 @@ FIELD_TYPES = {
 }
 
 
+#: Person-field catalogs per HTTP client. A client lives for one sync run, so the cache does too.
+_CATALOGS: WeakKeyDictionary[Http, FieldCatalog] = WeakKeyDictionary()
+
+#: Burst requests per 2 s and daily-token multiplier by plan (api_token requests).
+#: https://pipedrive.readme.io/docs/core-api-concepts-rate-limiting
+PLAN_BURST = {"lite": 20, "growth": 40, "premium": 100, "ultimate": 120}
+PLAN_MULTIPLIER = {"lite": 1, "growth": 2, "premium": 5, "ultimate": 7}
+
+
 class PipedriveSettings(ConnectorSettings):
     """``api_token`` goes in the ``x-api-token`` header, never in the query string."""
 
     api_token: SecretStr
     company_domain: str
+    #: The account's plan and seats set the documented burst limit and daily token budget.
+    plan: Literal["lite", "growth", "premium", "ultimate"] = "lite"
+    seats: int = Field(1, ge=1)
 
     @field_validator("company_domain")
     @classmethod
@@ -94,9 +107,22 @@ class Pipedrive:
         reset_header="x-ratelimit-reset",
         daily_limit=3_000,
     )
+
+    def rate_limit_for(self, settings: PipedriveSettings) -> RateLimit:
+        """The declared limits scaled to the account's plan and seats (same reference page)."""
+        daily = 30_000 * PLAN_MULTIPLIER[settings.plan] * settings.seats // 10
+        return RateLimit(
+            limits=(Limit(PLAN_BURST[settings.plan], 2.0), Limit(10, 2.0, match="/search")),
+            remaining_header=self.rate_limit.remaining_header,
+            reset_header=self.rate_limit.reset_header,
+            daily_limit=daily,
+        )
+
     # Updates handed to one push(): each is its own request, so this bounds a batch's time,
     # not a payload size.
     push_batch_size: ClassVar[int] = 50
+    #: Pipedrive has no batch write: every update is its own request.
+    push_records_per_request: ClassVar[int] = 1
     # 402: "Company account is not open (possible reason: trial expired, payment details not
     # entered)" (https://pipedrive.readme.io/docs/core-api-concepts-http-status-codes).
     error_overrides: ClassVar[Mapping[int, type[SyncError]]] = {402: ConfigError}
@@ -130,8 +156,15 @@ class Pipedrive:
             yield Page([enrich(r) for r in records])
 
     async def push(self, http: Http, updates: Sequence[FieldUpdate]) -> PushResult:
-        """One request per update, a few at a time; every update gets an outcome."""
-        return await PersonPusher(http).push(updates)
+        """One request per update, a few at a time; every update gets an outcome.
+
+        The person-field catalog is read once per client (one sync run), not once per batch:
+        a run of 10,000 writes would otherwise spend 200 extra calls on it.
+        """
+        catalog = _CATALOGS.get(http)
+        if catalog is None:
+            catalog = _CATALOGS[http] = await load_catalog(http, PERSON_FIELDS)
+        return await PersonPusher(http).push(updates, catalog)
 
     async def ensure_fields(self, http: Http, fields: Sequence[FieldSpec]) -> list[str]:
         """Create the custom person fields that are missing; add missing enum options.
@@ -160,6 +193,7 @@ class Pipedrive:
             answer = await http.json(await http.post(PERSON_FIELDS, json=body))
             data_of(http, PERSON_FIELDS, answer)
             created.append(name)
+        _CATALOGS.pop(http, None)  # fields or options changed: the next push reads them again
         return created
 
     @staticmethod
@@ -172,5 +206,6 @@ class Pipedrive:
         if not missing:
             return
         path = f"{PERSON_FIELDS}/{existing.code}/options"
+        _CATALOGS.pop(http, None)
         answer = await http.json(await http.post(path, json=[{"label": o} for o in missing]))
         data_of(http, path, answer, kind=list)

@@ -29,7 +29,7 @@ from smarketing_sync import (
     TransientError,
 )
 
-from .fields import PERSON_FIELDS, FieldCatalog, load_catalog
+from .fields import FieldCatalog
 from .v2 import data_of
 
 PERSONS = "/api/v2/persons"
@@ -156,15 +156,14 @@ def _replace_primary(entries: Any, value: Any) -> list[dict[str, Any]]:
 
 
 class PersonPusher:
-    """Sends one push() batch: field catalog once, then each update under a semaphore."""
+    """Sends one push() batch: each update under a semaphore, custom fields coded by ``catalog``."""
 
     def __init__(self, http: Http) -> None:
         self.http = http
         self._slots = asyncio.Semaphore(PUSH_CONCURRENCY)
         self._stopped = False  # set after an AuthError: nothing new is started
 
-    async def push(self, updates: Sequence[FieldUpdate]) -> PushResult:
-        catalog = await load_catalog(self.http, PERSON_FIELDS)
+    async def push(self, updates: Sequence[FieldUpdate], catalog: FieldCatalog) -> PushResult:
         results = await asyncio.gather(
             *(self._guarded(catalog, u) for u in updates), return_exceptions=True
         )

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from smarketing_sync import AuthError, FieldSpec, FieldUpdate, Http
-from smarketing_sync.mapping.spec import load_mapping
+from smarketing_sync.mapping.load import load_mapping
 from smarketing_sync.registry import sandbox_module
 from smarketing_sync.sdk.http import HttpSettings
 from smarketing_sync.testing import load_connector

@@ -169,3 +169,20 @@ def test_rate_limited_is_transient() -> None:
 def test_call_kind_folds_ids() -> None:
     assert call_kind("PATCH", "/api/v2/persons/123") == "PATCH /api/v2/persons/{id}"
     assert call_kind("GET", "/crm/v3/objects/contacts?limit=1") == "GET /crm/v3/objects/contacts"
+
+
+@respx.mock(base_url=BASE)
+async def test_429_without_retry_after_waits_for_the_window_reset(
+    respx_mock: respx.MockRouter,
+) -> None:
+    respx_mock.get("/a").mock(
+        side_effect=[
+            httpx.Response(429, headers={"x-reset": "1.5", "x-left": "0"}),
+            httpx.Response(200, json={}),
+        ]
+    )
+    fake = FakeTime()
+    limits = RateLimit(remaining_header="x-left", reset_header="x-reset")
+    async with make_http(fake, limits) as http:
+        await http.get("/a")
+    assert 1.5 in fake.sleeps

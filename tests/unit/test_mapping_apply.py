@@ -13,13 +13,14 @@ from structlog.testing import capture_logs
 
 from smarketing_sync import ConfigError
 from smarketing_sync.mapping.apply import compile_path, has_source_path, map_record, render_push
+from smarketing_sync.mapping.load import load_mapping
 from smarketing_sync.mapping.model import (
     MappedActivity,
     MappedContact,
     MappedDeal,
     MappingFailure,
 )
-from smarketing_sync.mapping.spec import MappingSpec, load_mapping
+from smarketing_sync.mapping.spec import MappingSpec
 from smarketing_sync.sdk.paths import MISSING
 
 MAPPINGS = Path(__file__).parent / "mappings"

@@ -11,8 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from smarketing_sync.mapping.apply import map_record
+from smarketing_sync.mapping.load import load_mapping
 from smarketing_sync.mapping.model import MappedActivity, MappedContact, MappedDeal, MappingFailure
-from smarketing_sync.mapping.spec import MappingSpec, load_mapping
+from smarketing_sync.mapping.spec import MappingSpec
 
 MAPPINGS = Path(__file__).parent / "mappings"
 SPECS = {name: load_mapping(MAPPINGS / f"{name}_like.toml") for name in ("hubspot", "pipedrive")}

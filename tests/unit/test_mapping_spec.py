@@ -17,12 +17,11 @@ from smarketing_sync import (
     RateLimit,
 )
 from smarketing_sync.mapping import locate
+from smarketing_sync.mapping.check import check_mapping, path_is_documented
+from smarketing_sync.mapping.load import load_mapping
 from smarketing_sync.mapping.spec import (
     FieldRule,
     MappingErrors,
-    check_mapping,
-    load_mapping,
-    path_is_documented,
 )
 from smarketing_sync.sdk.declarations import FieldSpec
 

@@ -215,3 +215,21 @@ def test_tombstone_marks_the_link(store: Store) -> None:
     assert stats.deleted == 1
     with store.read() as conn:
         assert conn.execute(sa.select(links.c.deleted_at)).scalar_one() is not None
+
+
+def test_date_values_are_stored_as_iso_and_compare_equal(store: Store) -> None:
+    from datetime import date
+
+    first = apply(
+        store,
+        "hubspot",
+        contact("hubspot", "h1", 0, email="a@x.example", birthday=date(1990, 5, 17)),
+    )
+    assert first.created == 1
+    again = apply(
+        store,
+        "hubspot",
+        contact("hubspot", "h1", 5, email="a@x.example", birthday=date(1990, 5, 17)),
+    )
+    assert again.updated == 0
+    assert golden(store)[0]["birthday"] == "1990-05-17"

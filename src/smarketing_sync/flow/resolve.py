@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -48,6 +48,13 @@ class _Customer:
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
+
+
+def json_value(value: Any) -> Any:
+    """Claims are stored as JSON: dates travel as ISO strings, so equal values compare equal."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
 
 
 def next_rev(conn: Connection) -> int:
@@ -209,7 +216,8 @@ def _claim(
 ) -> int:
     """Record what ``connector`` now says about each mapped field; return the echoes seen."""
     echoes = 0
-    for name, value in record.fields.items():
+    for name, raw_value in record.fields.items():
+        value = json_value(raw_value)
         old = customer.claims.get(name, {}).get(connector)
         if old is not None and old.value == value:
             continue

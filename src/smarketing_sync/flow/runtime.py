@@ -12,8 +12,10 @@ from pydantic import ValidationError
 
 from smarketing_sync import registry
 from smarketing_sync.errors import ConfigError
+from smarketing_sync.mapping.check import check_mapping
+from smarketing_sync.mapping.load import load_mapping
 from smarketing_sync.mapping.locate import find_mapping
-from smarketing_sync.mapping.spec import MappingSpec, check_mapping, load_mapping
+from smarketing_sync.mapping.spec import MappingSpec
 from smarketing_sync.sdk.build import base_url_for, http_for
 from smarketing_sync.sdk.http import Http, HttpSettings
 from smarketing_sync.sdk.protocol import Connector, ConnectorSettings

@@ -6,7 +6,9 @@ The file format is described in ``docs/mapping.md``.
 from __future__ import annotations
 
 from smarketing_sync.mapping.apply import compile_path, has_source_path, map_record, render_push
+from smarketing_sync.mapping.check import check_mapping, path_is_documented
 from smarketing_sync.mapping.converters import CONVERTERS, PUSH_FORMATS, normalize_email
+from smarketing_sync.mapping.load import load_mapping
 from smarketing_sync.mapping.locate import find_mapping
 from smarketing_sync.mapping.model import (
     Mapped,
@@ -21,9 +23,6 @@ from smarketing_sync.mapping.spec import (
     MappingSpec,
     PushMapping,
     StreamMapping,
-    check_mapping,
-    load_mapping,
-    path_is_documented,
 )
 
 __all__ = [

@@ -19,8 +19,8 @@ from types import MappingProxyType
 from typing import Any
 
 import phonenumbers
+import pycountry
 from email_validator import EmailNotValidError, validate_email
-from phonenumbers import geocoder
 
 #: (raw value, default phone region) -> customer value; ValueError when the value does not fit.
 Converter = Callable[[Any, str], Any]
@@ -300,9 +300,9 @@ def _upper(value: Any, region: str) -> str:
 
 
 # --- country -----------------------------------------------------------------------------------
-# English names come from phonenumbers' geocoder (a dependency we ship anyway), one example
-# number per region; the aliases add current official names and common abbreviations that the
-# geocoder spells differently.
+# English names come from pycountry (ISO 3166-1: name, common and official name); the aliases add
+# common abbreviations and older names people still type. (phonenumbers' geocoder would also know
+# the names, but loading its data costs about 100 MB of memory.)
 _COUNTRY_ALIASES = {
     "usa": "US",
     "u.s.": "US",
@@ -348,12 +348,13 @@ def _fold(text: str) -> str:
 def country_table() -> Mapping[str, str]:
     """Folded English name, alias or alpha-2 code -> ISO 3166-1 alpha-2 code (built once)."""
     table: dict[str, str] = {}
-    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
-        table[region.lower()] = region
-        example = phonenumbers.example_number(region)
-        name = geocoder.country_name_for_number(example, "en") if example is not None else ""
-        if name:
-            table[_fold(name)] = region
+    for country in pycountry.countries:
+        code = country.alpha_2
+        table[code.lower()] = code
+        for attribute in ("name", "common_name", "official_name"):
+            name = getattr(country, attribute, None)
+            if name:
+                table[_fold(name)] = code
     table.update({_fold(alias): code for alias, code in _COUNTRY_ALIASES.items()})
     for code in set(_COUNTRY_ALIASES.values()):
         table.setdefault(code.lower(), code)

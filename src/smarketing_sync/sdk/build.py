@@ -43,11 +43,14 @@ def http_for(
 ) -> Http:
     """The shared HTTP client for one connector: its base URL, headers, limits and errors."""
     instance = connector if connector is not None else cls()
+    # A connector whose limits depend on the account (plan, seats) says so per settings.
+    limits_for = getattr(instance, "rate_limit_for", None)
+    rate_limit = limits_for(settings) if callable(limits_for) else cls.rate_limit
     return Http(
         cls.name,
         base_url_for(cls, settings),
         instance.headers(settings),
-        cls.rate_limit,
+        rate_limit,
         http_settings,
         errors=getattr(cls, "error_overrides", None),
         transport=transport,

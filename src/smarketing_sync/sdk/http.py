@@ -221,6 +221,9 @@ class Http:
         error = table.get(status)
         if error is RateLimited or status == 429:
             retry_after = _retry_after(response.headers.get(self.rate_limit.retry_after_header))
+            if retry_after is None and self.rate_limit.reset_header:
+                # No Retry-After (Pipedrive, HubSpot): the window's reset time says the same.
+                retry_after = _retry_after(response.headers.get(self.rate_limit.reset_header))
             if retry_after is not None:
                 self.limiter.block_for(retry_after)
             raise RateLimited(message, retry_after=retry_after)

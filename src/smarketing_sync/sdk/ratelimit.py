@@ -19,8 +19,13 @@ class _Window:
     __slots__ = ("limit", "per_seconds", "starts")
 
     def __init__(self, limit: Limit, scale: float) -> None:
-        # Leave one request of head-room: vendors count windows slightly differently from us.
-        self.limit = max(1, limit.requests - 1) if limit.requests > 2 else limit.requests
+        # Leave 10% head-room (at least one request): the vendor counts arrivals, we count
+        # departures, and latency jitter between the two can squeeze one window's worth closer.
+        self.limit = (
+            min(limit.requests - 1, int(limit.requests * 0.9))
+            if limit.requests > 2
+            else limit.requests
+        )
         self.per_seconds = limit.per_seconds / scale
         self.starts: deque[float] = deque()
 

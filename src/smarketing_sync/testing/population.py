@@ -8,11 +8,13 @@ way that tool would hold them. People present in both tools have differently wri
 from __future__ import annotations
 
 import random
+import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
+import phonenumbers
 from faker import Faker
 
 LOCALES = ("en_US", "de_DE", "fr_FR", "es_ES", "pl_PL", "sv_SE")
@@ -77,6 +79,35 @@ def _ascii(text: str) -> str:
     return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
 
 
+def _local_part(first: str, last: str) -> str:
+    """``first.last`` as an email local part: ASCII letters, digits, single dots and hyphens."""
+    raw = f"{_ascii(first)}.{_ascii(last)}"
+    cleaned = re.sub(r"[^a-z0-9.-]+", "", raw.replace(" ", "."))
+    return re.sub(r"\.{2,}", ".", cleaned).strip(".-") or "someone"
+
+
+def _phone(country: str, rng: random.Random) -> str:
+    """A valid number of the country, written the way a person would (spaces or E.164)."""
+    example = phonenumbers.example_number_for_type(
+        country, phonenumbers.PhoneNumberType.MOBILE
+    ) or phonenumbers.example_number(country)
+    assert example is not None
+    digits = str(example.national_number)
+    for _ in range(20):
+        candidate = phonenumbers.parse(
+            f"+{example.country_code}{digits[:-4]}{rng.randrange(10_000):04d}"
+        )
+        if phonenumbers.is_valid_number(candidate):
+            example = candidate
+            break
+    style = (
+        phonenumbers.PhoneNumberFormat.INTERNATIONAL
+        if rng.random() < 0.5
+        else phonenumbers.PhoneNumberFormat.E164
+    )
+    return phonenumbers.format_number(example, style)
+
+
 def _vary(email: str, rng: random.Random) -> str:
     """Write the same address the way another tool or a person typing it would."""
     local, domain = email.split("@", 1)
@@ -131,7 +162,7 @@ class Population:
             first_name, last_name = fk.first_name(), fk.last_name()
             company = fk.company()
             domain = _ascii(company).split(" ")[0].strip(",.-'") or "example"
-            base = f"{_ascii(first_name)}.{_ascii(last_name)}".replace(" ", "")
+            base = _local_part(first_name, last_name)
             email = f"{base}@{domain}.example"
             n = 1
             while email in used:
@@ -147,8 +178,7 @@ class Population:
                 last_name=last_name,
                 company=company,
                 job_title=fk.job(),
-                phone=f"+{rng.choice(['1', '49', '33', '34', '48', '46'])}"
-                f"{rng.randrange(200_000_000, 999_999_999)}",
+                phone=_phone(COUNTRIES[loc], rng),
                 country=COUNTRIES[loc],
                 city=fk.city(),
                 created_at=created,
