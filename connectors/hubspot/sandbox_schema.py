@@ -112,6 +112,21 @@ def _options(values: tuple[str, ...]) -> list[dict[str, Any]]:
     ]
 
 
+#: Internal values of the Original Source property (HubSpot KB, "Understand HubSpot's traffic
+#: sources"); OFFLINE covers imports, integrations and records created by hand or in the CRM.
+ORIGINAL_SOURCES = (
+    "ORGANIC_SEARCH",
+    "PAID_SEARCH",
+    "EMAIL_MARKETING",
+    "SOCIAL_MEDIA",
+    "REFERRALS",
+    "OTHER_CAMPAIGNS",
+    "DIRECT_TRAFFIC",
+    "OFFLINE",
+    "PAID_SOCIAL",
+)
+
+
 def _text(name: str, label: str, group: str = "contactinformation") -> PropertyDef:
     return PropertyDef(name, label, "string", "text", group)
 
@@ -157,6 +172,15 @@ def contact_properties() -> dict[str, PropertyDef]:
             "booleancheckbox",
             "emailinformation",
             _options(("true", "false")),
+            read_only=True,
+        ),
+        PropertyDef(
+            "hs_analytics_source",
+            "Original Source",
+            "enumeration",
+            "select",
+            "analyticsinformation",
+            _options(ORIGINAL_SOURCES),
             read_only=True,
         ),
         PropertyDef(

@@ -44,6 +44,11 @@ CONTACT_PROPERTIES: tuple[str, ...] = (
     "country",
     "city",
     "website",
+    "industry",
+    "state",
+    "zip",
+    "mobilephone",
+    "hs_analytics_source",  # Original source: marketing- vs sales-generated (docs/kpis.md)
     "lifecyclestage",
     "hs_lead_status",
     "hubspot_owner_id",

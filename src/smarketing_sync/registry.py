@@ -23,6 +23,7 @@ from typing import Any, cast
 
 from pydantic import SecretStr
 
+from smarketing_sync.checkout import checkout_dir
 from smarketing_sync.errors import ConfigError
 from smarketing_sync.sdk.declarations import Capability
 from smarketing_sync.sdk.protocol import Connector, ConnectorSettings
@@ -90,9 +91,12 @@ def _load_entry_point(ep: Any) -> type[Connector]:
 
 
 def default_dirs() -> list[Path]:
-    """The ``connectors/`` folder of the working directory, when there is one."""
-    here = Path.cwd() / "connectors"
-    return [here] if here.is_dir() else []
+    """The ``connectors/`` folder of the working directory and of a source checkout we run from."""
+    found: list[Path] = []
+    for folder in (Path.cwd() / "connectors", checkout_dir("connectors")):
+        if folder is not None and folder.is_dir() and folder.resolve() not in found:
+            found.append(folder.resolve())
+    return found
 
 
 def discover(dirs: Iterable[Path] | None = None) -> dict[str, Discovered]:

@@ -82,3 +82,15 @@ def test_capability_without_stream_is_rejected(tmp_path: Path) -> None:
 def test_missing_folder_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         registry.discover([tmp_path / "nope"])
+
+
+def test_a_source_checkout_is_found_from_any_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from smarketing_sync.mapping.locate import find_mapping
+
+    root = Path(__file__).resolve().parents[2]
+    monkeypatch.chdir(tmp_path)
+    assert root / "connectors" in registry.default_dirs()
+    assert registry.load_connector("hubspot").name == "hubspot"
+    assert find_mapping("pipedrive", tmp_path / "mappings") == root / "mappings" / "pipedrive.toml"

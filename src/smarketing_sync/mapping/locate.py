@@ -1,4 +1,4 @@
-"""Find a connector's mapping file: the configured mappings directory, then the packaged default."""
+"""Find a connector's mapping file: the configured directory, then the shipped default."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import re
 from importlib import resources
 from pathlib import Path
 
+from smarketing_sync.checkout import checkout_dir
 from smarketing_sync.errors import ConfigError
 
 #: Where a built wheel carries the top-level ``mappings/`` folder (see pyproject.toml).
@@ -45,6 +46,9 @@ def find_mapping(connector: str, mappings_dir: Path | None) -> Path:
     if packaged is not None:
         return packaged
     looked.append(f"the package's {PACKAGED_DIR}/{connector}.toml")
+    shipped = checkout_dir("mappings")  # an editable install: the checkout's own defaults
+    if shipped is not None and (shipped / f"{connector}.toml").is_file():
+        return shipped / f"{connector}.toml"
     raise ConfigError(
         f"no mapping file for connector {connector!r}",
         key=f"connectors.{connector}.mapping",
