@@ -392,5 +392,5 @@ def test_importing_the_package_needs_no_test_dependencies() -> None:
         "print(sorted({'respx', 'smarketing_sync.testing.conformance'} & set(sys.modules)))"
     )
     command = [sys.executable, "-c", code]  # our own interpreter, a fixed script
-    done = subprocess.run(command, capture_output=True, text=True, check=True)  # noqa: S603
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
