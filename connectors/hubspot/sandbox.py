@@ -14,6 +14,7 @@ from typing import Any
 
 from starlette.types import ASGIApp
 
+from smarketing_sync.testing.faults import FaultInjector
 from smarketing_sync.testing.population import SeedActivity, SeedPerson, ToolData
 from smarketing_sync.testing.sandbox import CallLog
 
@@ -122,6 +123,7 @@ class HubSpotSandbox:
         self.portal = Portal()
         self.api = SandboxApi(self.portal, self.calls, token=token, time_scale=time_scale)
         self._app: ASGIApp | None = None
+        self.fault_injector: FaultInjector | None = None  # set by app()
         self._seed(data or ToolData())
 
     # -- seeding --------------------------------------------------------------------------
@@ -166,7 +168,9 @@ class HubSpotSandbox:
 
     def app(self) -> ASGIApp:
         if self._app is None:
-            self._app = self.api.app()
+            # Every sandbox can misbehave on demand: see testing/faults.py (off by default).
+            self.fault_injector = FaultInjector(self.api.app())
+            self._app = self.fault_injector
         return self._app
 
     def connector_settings(self, base_url: str) -> dict[str, Any]:

@@ -225,7 +225,8 @@ class PersonPusher:
                 await self._update(existing, write)
                 return PushOutcome(update.key, True, existing)
         body = write.create_body(email)
-        answer = await self.http.json(await self.http.post(PERSONS, json=body))
+        # No upsert for persons: never re-sent blindly (see Http.request, idempotent=False).
+        answer = await self.http.json(await self.http.post(PERSONS, json=body, idempotent=False))
         created = data_of(self.http, PERSONS, answer).get("id")
         if not isinstance(created, int):
             raise RecordError(f"{self.http.connector}: POST {PERSONS} answered without an id")

@@ -20,23 +20,24 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
 from starlette.types import ASGIApp
 
+from smarketing_sync.testing.faults import FaultInjector
 from smarketing_sync.testing.population import ToolData
 from smarketing_sync.testing.sandbox import CallLog, RateWindow
 
+from .connector import PLAN_BURST, PLAN_MULTIPLIER
 from .sandbox_fields import DEAL_SYSTEM_FIELDS, PERSON_SYSTEM_FIELDS, FieldDef, FieldSet
 from .sandbox_model import Activity, Deal, Person, primary
 from .sandbox_state import Table
 
 #: Burst limits per plan for api_token requests, per rolling 2-second window
 #: (https://pipedrive.readme.io/docs/core-api-concepts-rate-limiting).
-PLAN_BURST = {"lite": 20, "growth": 40, "premium": 100, "ultimate": 120}
-#: Daily token budget = 30,000 x plan multiplier x seats (same page).
-PLAN_MULTIPLIER = {"lite": 1, "growth": 2, "premium": 5, "ultimate": 7}
+# Burst limit per plan and daily token multiplier: the connector's own table (one source).
 SEARCH_BURST = 10  # the Search API's own limit, every plan
 BURST_WINDOW_S = 2.0
 ACTIVITY_TYPES = ("call", "meeting", "task", "deadline", "email", "lunch")
@@ -67,6 +68,7 @@ class PipedriveSandbox:
         self.token = token
         self.time_scale = time_scale
         self.plan = plan
+        self.seats = seats
         self.calls = CallLog()
         self.lock = threading.RLock()
         self.persons: Table[Person] = Table()
@@ -85,6 +87,11 @@ class PipedriveSandbox:
         self.token_in_query = 0  # requests authenticated with ?api_token= (ends up in logs)
         self.ignored_params: set[str] = set()  # query parameters Pipedrive would ignore
         self.faults: dict[str, list[int]] = {}  # "PATCH /api/v2/persons/7" -> statuses to answer
+        self.fault_injector: FaultInjector | None = None  # set by app()
+        # Cursor bugs served by GET /api/v2/persons: "repeat" | "skip", one page each, in order.
+        self.page_faults: list[str] = []
+        self.page_faults_served: Counter[str] = Counter()
+        self.page_cap: int | None = None  # largest page served, whatever limit was asked
         self._clock_offset = 0
         self._last_stamp = 0
         self.person_fields.add(JOB_TITLE, "varchar")
@@ -141,10 +148,19 @@ class PipedriveSandbox:
     def app(self) -> ASGIApp:
         from .sandbox_api import build_app  # the HTTP layer imports this module
 
-        return build_app(self)
+        # Generic faults on demand (testing/faults.py, off by default) around the vendor's own.
+        self.fault_injector = FaultInjector(build_app(self))
+        return self.fault_injector
 
     def connector_settings(self, base_url: str) -> dict[str, Any]:
-        return {"api_token": self.token, "company_domain": "sandbox", "base_url": base_url}
+        return {
+            "api_token": self.token,
+            "company_domain": "sandbox",
+            "base_url": base_url,
+            "plan": self.plan,
+            # the daily budget the connector keeps to (quota.py) follows the seats too
+            "seats": self.seats,
+        }
 
     def people(self) -> list[dict[str, Any]]:
         with self.lock:

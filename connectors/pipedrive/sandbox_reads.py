@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -18,7 +19,7 @@ from .sandbox_params import (
     parse_limit,
     read_offset_cursor,
 )
-from .sandbox_state import ApiError, validation_error
+from .sandbox_state import ApiError, PageRequest, validation_error
 
 if TYPE_CHECKING:
     from .sandbox import PipedriveSandbox
@@ -64,9 +65,32 @@ class ReadHandlers:
 
         with self.sb.lock:
             codes = self._custom_codes("person")
+            if self.sb.page_cap is not None:  # a vendor may answer fewer than asked for
+                page.limit = min(page.limit, self.sb.page_cap)
             found, cursor = self.sb.persons.page(page, keep)
+            cursor = self._cursor_fault(page, cursor, keep)
             data = [p.to_api(codes, only) for p in found]
         return 200, {"success": True, "data": data, "additional_data": {"next_cursor": cursor}}
+
+    def _cursor_fault(
+        self, page: PageRequest, cursor: str | None, keep: Callable[[Person], bool]
+    ) -> str | None:
+        """Injected cursor bugs (``PipedriveSandbox.page_faults``): a page served twice, or
+        the page after this one never served. Each fault fires once, on a page that has a
+        successor (and, for a repeat, a cursor of its own to hand back)."""
+        faults = self.sb.page_faults
+        if not faults or cursor is None:
+            return cursor
+        if faults[0] == "repeat" and page.cursor is not None:
+            faults.pop(0)
+            self.sb.page_faults_served["repeat"] += 1
+            return page.cursor
+        if faults[0] == "skip":
+            faults.pop(0)
+            self.sb.page_faults_served["skip"] += 1
+            _skipped, after = self.sb.persons.page(replace(page, cursor=cursor), keep)
+            return after
+        return cursor
 
     async def get_person(self, request: Request) -> tuple[int, dict[str, Any]]:
         only = custom_filter(request)

@@ -46,8 +46,26 @@ def _parser() -> argparse.ArgumentParser:
         help="seconds to wait for a running sync of it (default 600)",
     )
 
+    explain = sub.add_parser(
+        "explain", help="why a person has their score and stage, and what would change it"
+    )
+    explain.add_argument("who", help="email address or customer id")
     status = sub.add_parser("status", help="per connector: last run, cursors, queues, errors")
     status.add_argument("--json", action="store_true")
+
+    dead = sub.add_parser("dlq", help="dead letters: list, show, retry, drop")
+    dead_sub = dead.add_subparsers(dest="action", required=True, metavar="ACTION")
+    dead_list = dead_sub.add_parser("list", help="open dead letters (newest last)")
+    dead_list.add_argument("--connector")
+    dead_list.add_argument("--all", action="store_true", help="resolved ones too")
+    dead_list.add_argument("--json", action="store_true")
+    dead_show = dead_sub.add_parser("show", help="one dead letter with its payload")
+    dead_show.add_argument("id", type=int)
+    for action, text in (("retry", "retry now (push: back in the outbox)"), ("drop", "give up")):
+        parser_ = dead_sub.add_parser(action, help=text)
+        parser_.add_argument("ids", type=int, nargs="*", metavar="ID")
+        parser_.add_argument("--all", action="store_true", help="every open dead letter")
+        parser_.add_argument("--connector", help="with --all: only this connector's")
 
     demo = sub.add_parser("demo", help="offline demo: sandboxes on loopback, no accounts needed")
     demo.add_argument("--once", action="store_true", help="end after one full cycle")
@@ -90,7 +108,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "demo":
         from smarketing_sync.demo import run_demo
 
-        logging_setup.configure(args.log_format or "console", args.log_level or "warning")
+        # The story is told in plain words (429s and retries are counted there); log errors only.
+        logging_setup.configure(args.log_format or "console", args.log_level or "error")
         return run_demo(
             people=args.people, once=args.once, serve=args.serve, data_dir=args.data_dir
         )
@@ -102,10 +121,16 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _check(settings, live=args.live, where=str(config_path(args.config) or "config"))
     if args.command == "status":
         return _status(settings, as_json=args.json)
+    if args.command == "explain":
+        return _explain(settings, args.who)
     if args.command == "run":
         return _run(settings)
     if args.command == "resync":
         return _resync(settings, args)
+    if args.command == "dlq":
+        from smarketing_sync.dlq import run_dlq
+
+        return run_dlq(settings, _open_store(settings), args)
     raise AssertionError(args.command)
 
 
@@ -163,6 +188,11 @@ def _check(settings: Settings, *, live: bool, where: str) -> int:
             print(f"ok   {name}: settings and mapping {built[name].mapping.path}")
         except ConfigError as exc:
             problems.append(str(exc))
+    try:
+        model = _scoring_model(settings)
+        print(f"ok   scoring: {model.path} (model {model.version})")
+    except ConfigError as exc:
+        problems.append(str(exc))
     if live and built:
         problems.extend(asyncio.run(_live_checks(settings, built)))
     for problem in problems:
@@ -217,6 +247,21 @@ def _status(settings: Settings, *, as_json: bool) -> int:
         print(f"  linked     {info['people_linked']} people")
         print(f"  outbox     {info['outbox_pending']} pending")
         print(f"  dead       {info['dead_letters']} dead letters")
+    return 0
+
+
+def _scoring_model(settings: Settings) -> Any:
+    from smarketing_sync.scoring import find_scoring_file, load_model
+
+    return load_model(
+        find_scoring_file(settings.scoring_file), extra_fields=settings.customer.extra_fields
+    )
+
+
+def _explain(settings: Settings, who: str) -> int:
+    from smarketing_sync.scoring.explain import explain
+
+    print(explain(_open_store(settings), _scoring_model(settings), who))
     return 0
 
 

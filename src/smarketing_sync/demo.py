@@ -71,6 +71,10 @@ def _settings(data_dir: Path) -> Settings:
     )
 
 
+def _n(count: int, one: str, many: str | None = None) -> str:
+    return f"{count:,} {one if count == 1 else (many or one + 's')}"
+
+
 def _summary(reports: dict[str, ConnectorReport], out: Printer, label: str) -> int:
     writes = 0
     out.say(f"{label}:")
@@ -82,9 +86,13 @@ def _summary(reports: dict[str, ConnectorReport], out: Printer, label: str) -> i
         if pull is not None:
             r = pull.resolve
             out.say(
-                f"  {name}: read {pull.contacts:,} people, {pull.activities:,} activities, "
-                f"{pull.deals:,} deals"
-                + (f" ({pull.duplicates:,} already known)" if pull.duplicates else "")
+                f"  {name}: read {_n(pull.contacts, 'person', 'people')}, "
+                f"{_n(pull.activities, 'activity', 'activities')}, {_n(pull.deals, 'deal')}"
+                + (
+                    f" (+{pull.duplicates:,} re-read in the lookback window, already applied)"
+                    if pull.duplicates
+                    else ""
+                )
             )
             if r.matched:
                 out.say(
@@ -153,9 +161,63 @@ async def _story(world: DemoWorld, out: Printer, once: bool, serve: bool) -> int
         f"  => in Pipedrive, {after.get('first_name')} {after.get('last_name')} now has job "
         f"title {seen!r}."
     )
+    out.say()
+    await _scoring_story(world, syncer, out)
     if serve:
         return await _serve(world, out)
     return 0
+
+
+def _stages(world: DemoWorld, emails: list[str]) -> dict[str, Any]:
+    import sqlalchemy as sa
+
+    from smarketing_sync.store.schema import customers, scores
+
+    with world.store.read() as conn:
+        rows = conn.execute(
+            sa.select(customers.c.email, scores.c.value, scores.c.band, scores.c.stage)
+            .join(scores, scores.c.customer_id == customers.c.id)
+            .where(customers.c.email.in_(emails))
+        ).all()
+    return {row.email: row for row in rows}
+
+
+async def _scoring_story(world: DemoWorld, syncer: Syncer, out: Printer) -> None:
+    """Three leads engage in HubSpot, cross the MQL threshold, and both tools show it."""
+    marketing, crm = world.sandboxes[MARKETING], world.sandboxes[CRM]
+    shared = [
+        p["email"].strip().lower()
+        for p in marketing.people()
+        if p.get("email") and crm.person_by_email(p["email"]) is not None
+    ]
+    leads = [e for e, row in _stages(world, shared).items() if row.stage == "lead"][:3]
+    if syncer.scoring is None or not leads:
+        return
+    threshold = syncer.scoring.lifecycle.mql_min_score
+    out.say(
+        f"Lead scoring: MQL at score ≥ {threshold:g} (scoring.toml). Three leads now engage in "
+        "HubSpot: each is a Head of Marketing, has two meetings and two calls."
+    )
+    for email in leads:
+        contact = marketing.person_by_email(email)
+        assert contact is not None
+        marketing.edit_person(contact["id"], job_title="Head of Marketing", company="Acme GmbH")
+        for kind in ("meeting", "meeting", "call", "call"):
+            marketing.add_activity(contact["id"], kind, f"{kind} about pricing")
+    before = _stages(world, leads)
+    reports = await syncer.run_once(trigger="demo")
+    _summary(reports, out, "Fourth cycle")
+    after = _stages(world, leads)
+    for email in leads:
+        in_ma = (marketing.person_by_email(email) or {}).get("fields", {})
+        in_crm = (crm.person_by_email(email) or {}).get("fields", {})
+        out.say(
+            f"  {email}: score {before[email].value} -> {after[email].value}, stage "
+            f"{before[email].stage} -> {after[email].stage}; HubSpot shows "
+            f"{in_ma.get('smarketing_score')}/{in_ma.get('smarketing_stage')}, Pipedrive shows "
+            f"{in_crm.get('smarketing score')}/{in_crm.get('smarketing stage')}"
+        )
+    out.say(f"  => `smarketing-sync explain {leads[0]}` tells why, rule by rule.")
 
 
 async def _serve(world: DemoWorld, out: Printer) -> int:

@@ -47,8 +47,39 @@ class SyncSettings(_Section):
     )
     push_enabled: bool = True
     max_push_attempts: int = Field(8, ge=1, description="sends before a change is dead-lettered")
+    retry_backoff_s: float = Field(
+        30.0, ge=0, description="first wait before a failed write is re-sent; doubles, max 1 h"
+    )
     lock_ttl_s: float = Field(120.0, gt=0, description="lease of a connector's sync lock")
     grace_period_s: float = Field(30.0, gt=0, description="SIGTERM: time to finish the batch")
+
+
+class DlqSettings(_Section):
+    auto_retry: bool = Field(True, description="retry transient push failures by themselves")
+    backoff_s: float = Field(
+        300.0, gt=0, description="wait before the first automatic retry; doubles after each"
+    )
+    max_auto_retries: int = Field(5, ge=0, description="automatic retries before a human decides")
+
+
+class QuotaSettings(_Section):
+    daily_share: float = Field(
+        0.8, gt=0, le=1, description="share of a connector's declared daily limit we may spend"
+    )
+    shares: dict[str, float] = Field(
+        default_factory=dict, description="per connector override of daily_share"
+    )
+
+    @field_validator("shares")
+    @classmethod
+    def _in_range(cls, value: dict[str, float]) -> dict[str, float]:
+        for name, share in value.items():
+            if not 0 < share <= 1:
+                raise ValueError(f"share of {name} must be in (0, 1], found {share}")
+        return value
+
+    def share(self, connector: str) -> float:
+        return self.shares.get(connector, self.daily_share)
 
 
 class CustomerSettings(_Section):
@@ -78,6 +109,13 @@ class ResolveSettings(_Section):
     fields: dict[str, FieldRule] = Field(default_factory=dict)
 
 
+class ScoringSettings(_Section):
+    enabled: bool = True
+    rescore_after_h: float = Field(
+        24.0, gt=0, description="rescore a customer whose score is older, so decay shows"
+    )
+
+
 class ApiSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
@@ -98,6 +136,7 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path("data")
     mappings_dir: Path = Path("mappings")
+    scoring_file: Path = Path("scoring.toml")
     connector_dirs: list[Path] = Field(default_factory=list)
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "info"
@@ -107,6 +146,9 @@ class Settings(BaseSettings):
     customer: CustomerSettings = Field(default_factory=CustomerSettings)
     resolve: ResolveSettings = Field(default_factory=ResolveSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    scoring: ScoringSettings = Field(default_factory=ScoringSettings)
+    dlq: DlqSettings = Field(default_factory=DlqSettings)
+    quota: QuotaSettings = Field(default_factory=QuotaSettings)
     connectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     @classmethod

@@ -186,3 +186,31 @@ async def test_429_without_retry_after_waits_for_the_window_reset(
     async with make_http(fake, limits) as http:
         await http.get("/a")
     assert 1.5 in fake.sleeps
+
+
+@respx.mock(base_url=BASE)
+async def test_a_non_idempotent_request_is_not_resent_after_a_timeout(
+    respx_mock: respx.MockRouter,
+) -> None:
+    route = respx_mock.post("/persons").mock(
+        side_effect=[httpx.ReadTimeout("slow"), httpx.Response(201, json={})]
+    )
+    async with make_http(FakeTime()) as http:
+        with pytest.raises(TransientError, match="timed out"):
+            await http.post("/persons", json={}, idempotent=False)
+    assert route.call_count == 1
+
+
+@respx.mock(base_url=BASE)
+async def test_a_non_idempotent_request_is_resent_after_a_429(
+    respx_mock: respx.MockRouter,
+) -> None:
+    route = respx_mock.post("/persons").mock(
+        side_effect=[
+            httpx.Response(429, headers={"Retry-After": "1"}),
+            httpx.Response(201, json={}),
+        ]
+    )
+    async with make_http(FakeTime()) as http:
+        assert (await http.post("/persons", json={}, idempotent=False)).status_code == 201
+    assert route.call_count == 2

@@ -18,11 +18,15 @@ from typing import Any
 
 import structlog
 
+from smarketing_sync import dlq
 from smarketing_sync.errors import AuthError, ConfigError, StoreError, SyncError
 from smarketing_sync.flow import push as push_stage
+from smarketing_sync.flow import score as score_stage
 from smarketing_sync.flow.pull import Progress, PullStats, pull_connector
 from smarketing_sync.flow.runtime import Runtime
 from smarketing_sync.flow.survivorship import Survivorship
+from smarketing_sync.quota import QuotaBudget, QuotaExhausted
+from smarketing_sync.scoring import ScoringModel, find_scoring_file, load_model
 from smarketing_sync.sdk.declarations import Capability
 from smarketing_sync.sdk.http import Http
 from smarketing_sync.settings import Settings
@@ -87,9 +91,43 @@ class Syncer:
         self.should_stop = should_stop
         self.holder = holder_id()
         self._fields_ready: set[str] = set()
+        self._budgets: dict[str, QuotaBudget] = {}
+        self.scoring: ScoringModel | None = (
+            load_model(
+                find_scoring_file(settings.scoring_file),
+                extra_fields=settings.customer.extra_fields,
+            )
+            if settings.scoring.enabled
+            else None
+        )
+        self.last_score: score_stage.ScoreStats | None = None
 
     def _http(self, rt: Runtime) -> Http:
-        return rt.http(self.settings.http)
+        http = rt.http(self.settings.http)
+        budget = self._budget(rt.name)
+        if budget is not None:
+            http.quota_hook = budget.hook
+        return http
+
+    def _budget(self, name: str) -> QuotaBudget | None:
+        """The connector's daily budget (quota.py), or None when it declares no daily limit."""
+        if name in self._budgets:
+            return self._budgets[name]
+        rt = self.runtimes[name]
+        # The same per-account limits the HTTP layer gets (sdk/build.py: rate_limit_for).
+        limits_for = getattr(rt.connector, "rate_limit_for", None)
+        limits = limits_for(rt.settings) if callable(limits_for) else rt.cls.rate_limit
+        if not limits.daily_limit:
+            return None
+        budget = QuotaBudget(
+            self.store,
+            name,
+            limits.daily_limit,
+            self.settings.quota.share(name),
+            time_scale=self.settings.http.rate_limit_scale,
+        )
+        self._budgets[name] = budget
+        return budget
 
     # -- leases ---------------------------------------------------------------------------
 
@@ -150,7 +188,7 @@ class Syncer:
                 lookback=lookback,
                 default_region=self.settings.customer.default_region,
                 progress=self.progress,
-                should_stop=self.should_stop,
+                should_stop=self._stopper(name),
             )
             _add_calls(report, http)
         return stats
@@ -159,6 +197,14 @@ class Syncer:
         name = report.name
         rt = self.runtimes[name]
         created: list[str] = []
+        # Transient push failures whose backoff has passed go back into the outbox first, so
+        # this very send carries them (dlq.py).
+        dlq.retry_due(
+            self.store,
+            rt,
+            self.settings.dlq,
+            max_push_attempts=self.settings.sync.max_push_attempts,
+        )
         stats = push_stage.plan(self.store, rt)
         async with self._http(rt) as http:
             mapping = rt.mapping.push.get(push_stage.PUSH_OBJECT)
@@ -175,7 +221,8 @@ class Syncer:
                 rt,
                 http,
                 max_attempts=self.settings.sync.max_push_attempts,
-                should_stop=self.should_stop,
+                retry_backoff_s=self.settings.sync.retry_backoff_s,
+                should_stop=self._stopper(name),
             )
             _add_calls(report, http)
         for key in ("sent", "updated", "created", "retry_later", "dead_lettered", "batches"):
@@ -227,6 +274,8 @@ class Syncer:
                     if self.should_stop():
                         break
                     await self._guard(reports[name], self._pull_into(reports[name], full))
+                if held and not self.should_stop():
+                    self.score()
                 for name in held:
                     if self.should_stop():
                         break
@@ -247,18 +296,54 @@ class Syncer:
                         self.store.now(),
                         report.error,
                     )
+                budget = self._budgets.get(name)
+                if budget is not None:
+                    budget.release()
                 self._release(name)
         return reports
 
+    def score(self) -> score_stage.ScoreStats | None:
+        """Rescore the customers the pulls touched and those due for decay (before pushes)."""
+        if self.scoring is None:
+            return None
+        try:
+            stale_after = timedelta(hours=self.settings.scoring.rescore_after_h)
+            self.last_score = score_stage.run(self.store, self.scoring, stale_after=stale_after)
+        except StoreError as exc:  # pushes of field changes still go; scores follow next cycle
+            log.error("score.failed", error=str(exc))
+            return None
+        return self.last_score
+
+    def _stopper(self, name: str) -> Callable[[], bool]:
+        """Stop after the page or batch in flight: SIGTERM, or the daily budget is spent."""
+        budget = self._budget(name)
+        if budget is None:
+            return self.should_stop
+        return lambda: self.should_stop() or budget.reached()
+
+    def _check_quota(self, name: str) -> None:
+        budget = self._budget(name)
+        if budget is not None:
+            budget.check()
+
     async def _pull_into(self, report: ConnectorReport, full: bool) -> None:
+        self._check_quota(report.name)
         report.pull = await self.pull(report, full=full)
+        self._check_quota(report.name)  # a pull cut short by the budget: no push on top
 
     async def _push_into(self, report: ConnectorReport) -> None:
+        self._check_quota(report.name)
         report.push, report.created_fields = await self.push(report)
+        self._check_quota(report.name)
 
     async def _guard(self, report: ConnectorReport, work: Any) -> None:
         try:
             await work
+        except QuotaExhausted as exc:
+            # Not a failure of the data: committed pages and batches stay, the next window
+            # resumes from the cursors and the outbox.
+            report.error = str(exc)
+            log.warning("sync.quota_reached", connector=report.name, resumes_at=exc.resumes_at)
         except AuthError as exc:
             report.error = f"credentials refused: {exc} — check the token and its scopes"
             log.error("sync.auth_failed", connector=report.name, error=str(exc))

@@ -23,6 +23,7 @@ from smarketing_sync.errors import AuthError, RecordError, TransientError
 from smarketing_sync.flow.runtime import Runtime
 from smarketing_sync.mapping.apply import render_push
 from smarketing_sync.mapping.spec import PushMapping
+from smarketing_sync.scoring.model import GOLDEN_KEY
 from smarketing_sync.sdk.http import Http
 from smarketing_sync.sdk.records import FieldUpdate, PushOutcome, PushResult
 from smarketing_sync.store import state
@@ -56,8 +57,14 @@ def _is_blank(value: Any) -> bool:
 
 
 def customer_values(customer_id: int, golden: dict[str, Any]) -> dict[str, Any]:
-    """What a push mapping may read: golden fields plus the computed values."""
-    values = dict(golden)
+    """What a push mapping may read: golden fields plus the computed values.
+
+    The score stage keeps score, band, reason and stage under ``golden[GOLDEN_KEY]``.
+    """
+    values = {k: v for k, v in golden.items() if k != GOLDEN_KEY}
+    computed = golden.get(GOLDEN_KEY)
+    if isinstance(computed, dict):
+        values.update(computed)
     values["customer_id"] = customer_id
     return values
 
@@ -204,8 +211,8 @@ def _plan_batch(
             )
 
 
-def _backoff(attempts: int) -> timedelta:
-    return timedelta(seconds=min(30 * 2 ** max(0, attempts - 1), 3600))
+def _backoff(attempts: int, first_s: float) -> timedelta:
+    return timedelta(seconds=min(first_s * 2 ** max(0, attempts - 1), 3600))
 
 
 async def send(
@@ -214,9 +221,13 @@ async def send(
     http: Http,
     *,
     max_attempts: int = 8,
+    retry_backoff_s: float = 30.0,
     should_stop: Callable[[], bool] = lambda: False,
 ) -> PushStats:
-    """Send due outbox rows of ``rt`` in batches of its ``push_batch_size``."""
+    """Send due outbox rows of ``rt`` in batches of its ``push_batch_size``.
+
+    A retryable failure waits ``retry_backoff_s``, doubling per attempt (at most an hour).
+    """
     stats = PushStats()
     size = rt.cls.push_batch_size
     with store.begin() as conn:
@@ -260,7 +271,7 @@ async def send(
             result = PushResult.all_failed(updates, str(exc), retryable=True)
         except RecordError as exc:
             result = PushResult.all_failed(updates, str(exc))
-        _settle(store, rt.name, rows, updates, result, max_attempts, stats)
+        _settle(store, rt.name, rows, updates, result, max_attempts, retry_backoff_s, stats)
     return stats
 
 
@@ -300,6 +311,7 @@ def _settle(
     updates: list[FieldUpdate],
     result: PushResult,
     max_attempts: int,
+    retry_backoff_s: float,
     stats: PushStats,
 ) -> None:
     by_key = {o.key: o for o in result.outcomes}
@@ -322,7 +334,7 @@ def _settle(
                     .where(outbox.c.id == row.id)
                     .values(
                         status="pending",
-                        next_attempt_at=now + _backoff(attempts),
+                        next_attempt_at=now + _backoff(attempts, retry_backoff_s),
                         last_error=outcome.error,
                     )
                 )

@@ -14,7 +14,8 @@ from sqlalchemy.engine import Connection
 
 from smarketing_sync.flow.survivorship import NEVER, Claim, Survivorship, is_blank
 from smarketing_sync.mapping.model import MappedContact
-from smarketing_sync.store.schema import claims, customers, identities, links, meta, pushed
+from smarketing_sync.store.schema import claims, customers, identities, links, pushed
+from smarketing_sync.store.state import next_rev
 
 log = structlog.get_logger("smarketing_sync.resolve")
 
@@ -54,17 +55,6 @@ def json_value(value: Any) -> Any:
     """Claims are stored as JSON: dates travel as ISO strings, so equal values compare equal."""
     if isinstance(value, datetime | date):
         return value.isoformat()
-    return value
-
-
-def next_rev(conn: Connection) -> int:
-    """Allocate the next value of the store-wide customer revision sequence."""
-    row = conn.execute(sa.select(meta.c.value).where(meta.c.key == "rev")).first()
-    value = int(row[0]) + 1 if row else 1
-    if row:
-        conn.execute(meta.update().where(meta.c.key == "rev").values(value=value))
-    else:
-        conn.execute(meta.insert().values(key="rev", value=value))
     return value
 
 

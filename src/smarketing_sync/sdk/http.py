@@ -12,7 +12,7 @@ import asyncio
 import json
 import re
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
@@ -129,6 +129,9 @@ class Http:
             transport=transport,
         )
         self.calls: Counter[str] = Counter()
+        # Asked before every request (retries included); raises when the daily budget is spent.
+        # Set by the sync cycle from quota.py; None: no budget is tracked.
+        self.quota_hook: Callable[[str], None] | None = None
         self.statuses: Counter[int] = Counter()
         self.retries: Counter[str] = Counter()
 
@@ -161,11 +164,19 @@ class Http:
         params: Mapping[str, Any] | None = None,
         json: Any = None,
         errors: ErrorTable | None = None,
+        idempotent: bool = True,
     ) -> httpx.Response:
-        """Send one request, retrying transient failures; raise the mapped error otherwise."""
+        """Send one request, retrying transient failures; raise the mapped error otherwise.
+
+        ``idempotent=False`` (a create without an upsert key): after a timeout, a dropped
+        connection or a 5xx the vendor may have done the work, so a blind re-send could create
+        a duplicate. Such a request is only retried after a 429 (refused, so not done); other
+        transient errors go back to the caller, whose outbox re-sends with ``attempt > 1`` and
+        looks the record up first.
+        """
         table = {**self._errors, **(errors or {})}
         retrying = AsyncRetrying(
-            retry=retry_if_exception_type(TransientError),
+            retry=retry_if_exception_type(TransientError if idempotent else RateLimited),
             stop=stop_after_attempt(self.settings.max_attempts),
             wait=self._wait,
             before_sleep=self._log_retry,
@@ -198,6 +209,8 @@ class Http:
         body: Any,
         table: ErrorTable,
     ) -> httpx.Response:
+        if self.quota_hook is not None:
+            self.quota_hook(self.connector)
         await self.limiter.acquire(path)
         kind = call_kind(method, path)
         async with self._slots:

@@ -191,6 +191,8 @@ dead_letters = sa.Table(
     sa.Column("attempts", sa.Integer, nullable=False, default=1),
     sa.Column("created_at", TS, nullable=False),
     sa.Column("resolved_at", TS),
+    # recovered (a retry wrote it) | superseded (a newer version replaced it) | dropped (by hand)
+    sa.Column("resolution", sa.String(16)),
 )
 
 #: One row per sync run of a connector, for `status`.
@@ -222,4 +224,58 @@ meta = sa.Table(
     metadata,
     sa.Column("key", sa.String(64), primary_key=True),
     sa.Column("value", sa.JSON),
+)
+
+#: The current score and lifecycle stage of each customer (scoring/, flow/score.py). The count
+#: and newest change of the person's activities and deals it was computed from tell the score
+#: stage whom a pull touched, without the pull having to report it.
+scores = sa.Table(
+    "scores",
+    metadata,
+    sa.Column("customer_id", sa.Integer, sa.ForeignKey("customers.id"), primary_key=True),
+    sa.Column("value", sa.Integer, nullable=False),
+    sa.Column("fit", sa.Float, nullable=False),
+    sa.Column("engagement", sa.Float, nullable=False),
+    sa.Column("band", sa.String(32), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("stage", sa.String(32), nullable=False),
+    sa.Column("stage_since", TS, nullable=False),
+    sa.Column("model_version", sa.String(32), nullable=False),
+    sa.Column("computed_at", TS, nullable=False, index=True),
+    sa.Column("activity_count", sa.Integer, nullable=False),
+    sa.Column("activity_newest", TS),
+    sa.Column("deal_count", sa.Integer, nullable=False),
+    sa.Column("deal_newest", TS),
+)
+
+#: Lets the score stage compare every customer's activity count and newest change with its
+#: score row from the index alone, without reading the activities.
+sa.Index("ix_activities_customer_updated", activities.c.customer_id, activities.c.updated_at)
+
+#: Append-only: every lifecycle stage change, with when, why and the rule that fired.
+stage_history = sa.Table(
+    "stage_history",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("customer_id", sa.Integer, sa.ForeignKey("customers.id"), nullable=False),
+    sa.Column("stage", sa.String(32), nullable=False),
+    sa.Column("previous", sa.String(32)),
+    sa.Column("entered_at", TS, nullable=False),
+    sa.Column("cause", sa.Text, nullable=False),
+    sa.Column("rule", sa.String(128), nullable=False),
+    sa.Column("score", sa.Integer, nullable=False),
+    sa.Column("model_version", sa.String(32), nullable=False),
+    sa.Index("ix_stage_history_customer", "customer_id", "entered_at"),
+    sa.Index("ix_stage_history_stage", "stage", "entered_at"),
+)
+
+#: Each connector's spend of its vendor's daily API quota in the current window (quota.py).
+quota_usage = sa.Table(
+    "quota_usage",
+    metadata,
+    sa.Column("connector", sa.String(64), primary_key=True),
+    sa.Column("window_start", TS, nullable=False),
+    sa.Column("used", sa.Integer, nullable=False),  # calls made or reserved in this window
+    sa.Column("budget", sa.Integer, nullable=False),  # share x declared daily limit
+    sa.Column("exhausted_at", TS),
 )

@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from smarketing_sync.store.schema import cursors, dead_letters, locks, runs
+from smarketing_sync.store.schema import cursors, dead_letters, locks, meta, runs
 
 
 def get_cursor(conn: Connection, connector: str, stream: str) -> datetime | None:
@@ -99,6 +99,32 @@ def dead_letter(
     payload: Any = None,
     attempts: int = 1,
 ) -> None:
+    """Record a record that could not be read, mapped or written.
+
+    The same record failing again (a bad record re-read through the lookback window every
+    cycle) updates its open letter rather than adding one per cycle.
+    """
+    if external_id is not None:
+        open_letter = conn.execute(
+            sa.select(dead_letters.c.id, dead_letters.c.attempts).where(
+                dead_letters.c.connector == connector,
+                dead_letters.c.stage == stage,
+                dead_letters.c.stream == stream,
+                dead_letters.c.external_id == external_id,
+                dead_letters.c.resolved_at.is_(None),
+            )
+        ).first()
+        if open_letter is not None:
+            conn.execute(
+                dead_letters.update()
+                .where(dead_letters.c.id == open_letter.id)
+                .values(
+                    reason=reason[:2000],
+                    payload=payload,
+                    attempts=max(attempts, open_letter.attempts + 1),
+                )
+            )
+            return
     conn.execute(
         dead_letters.insert().values(
             connector=connector,
@@ -147,3 +173,14 @@ def lease_holder(conn: Connection, name: str, now: datetime) -> str | None:
         sa.select(locks.c.holder, locks.c.expires_at).where(locks.c.name == name)
     ).first()
     return row.holder if row is not None and row.expires_at > now else None
+
+
+def next_rev(conn: Connection) -> int:
+    """Allocate the next value of the store-wide customer revision sequence."""
+    row = conn.execute(sa.select(meta.c.value).where(meta.c.key == "rev")).first()
+    value = int(row[0]) + 1 if row else 1
+    if row:
+        conn.execute(meta.update().where(meta.c.key == "rev").values(value=value))
+    else:
+        conn.execute(meta.insert().values(key="rev", value=value))
+    return value
