@@ -247,6 +247,13 @@ def _status(settings: Settings, *, as_json: bool) -> int:
         print(f"  linked     {info['people_linked']} people")
         print(f"  outbox     {info['outbox_pending']} pending")
         print(f"  dead       {info['dead_letters']} dead letters")
+        budget = info.get("api_budget")
+        if budget:
+            state_text = "REACHED, resumes" if budget["exhausted"] else "window ends"
+            print(
+                f"  API budget {budget['used']:,} of {budget['budget']:,} calls today "
+                f"({state_text} {budget['window_end']})"
+            )
     return 0
 
 

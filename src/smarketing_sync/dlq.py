@@ -53,9 +53,17 @@ _TRANSIENT = re.compile(
 RESOLUTIONS = ("recovered", "requeued", "superseded", "dropped")
 
 
-def is_transient(stage: str, reason: str) -> bool:
-    """Whether a dead letter may be retried without a human changing anything first."""
-    return stage == "push" and _TRANSIENT.search(reason) is not None
+def is_transient(stage: str, reason: str, payload: Any = None) -> bool:
+    """Whether a dead letter may be retried without a human changing anything first.
+
+    Push letters carry the connector's verdict (``payload["transient"]``); letters written
+    before it existed are judged by their reason text.
+    """
+    if stage != "push":
+        return False
+    if isinstance(payload, dict) and isinstance(payload.get("transient"), bool):
+        return bool(payload["transient"])
+    return _TRANSIENT.search(reason) is not None
 
 
 @dataclass(slots=True)
@@ -282,7 +290,9 @@ def next_retry_at(
     letter: Mapping[str, Any], settings: DlqSettings, max_push_attempts: int
 ) -> datetime | None:
     """When an automatic retry of ``letter`` is due, or None when it is not retried by itself."""
-    if letter["resolved_at"] is not None or not is_transient(letter["stage"], letter["reason"]):
+    if letter["resolved_at"] is not None or not is_transient(
+        letter["stage"], letter["reason"], letter.get("payload")
+    ):
         return None
     done = max(0, int(letter["attempts"]) - max_push_attempts)
     if done >= settings.max_auto_retries:
@@ -358,7 +368,7 @@ def run_dlq(settings: Settings, store: Store, args: Any) -> int:
         if shown is None:
             raise ConfigError(f"no dead letter with id {args.id}", key="dlq")
         letter = shown
-        letter["transient"] = is_transient(letter["stage"], letter["reason"])
+        letter["transient"] = is_transient(letter["stage"], letter["reason"], letter.get("payload"))
         due = next_retry_at(letter, settings.dlq, settings.sync.max_push_attempts)
         letter["next_automatic_retry"] = due.isoformat() if due else None
         print(json.dumps(letter, indent=2, default=str))

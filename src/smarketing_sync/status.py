@@ -6,6 +6,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from smarketing_sync import quota
 from smarketing_sync.store import state
 from smarketing_sync.store.db import Store
 from smarketing_sync.store.schema import activities, customers, deals, links, outbox
@@ -13,6 +14,18 @@ from smarketing_sync.store.schema import activities, customers, deals, links, ou
 
 def _iso(value: Any) -> Any:
     return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+def _budget(store: Store, connector: str) -> dict[str, Any] | None:
+    window = quota.usage(store, connector)
+    if window is None:
+        return None
+    return {
+        "used": window.used,
+        "budget": window.budget,
+        "window_end": window.window_end.isoformat(),
+        "exhausted": window.exhausted_at is not None,
+    }
 
 
 def collect_status(store: Store) -> dict[str, Any]:
@@ -41,6 +54,7 @@ def collect_status(store: Store) -> dict[str, Any]:
                 "people_linked": int(linked.get(name, 0)),
                 "outbox_pending": int(pending.get(name, 0)),
                 "dead_letters": int(dead.get(name, 0)),
+                "api_budget": _budget(store, name),
             }
         return {
             "customers": int(

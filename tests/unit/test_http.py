@@ -214,3 +214,27 @@ async def test_a_non_idempotent_request_is_resent_after_a_429(
     async with make_http(FakeTime()) as http:
         assert (await http.post("/persons", json={}, idempotent=False)).status_code == 201
     assert route.call_count == 2
+
+
+@respx.mock(base_url=BASE)
+async def test_403_names_the_missing_scopes(respx_mock: respx.MockRouter) -> None:
+    # The shape of HubSpot's MISSING_SCOPES answer (error handling guide).
+    respx_mock.get("/crm/v3/objects/contacts").mock(
+        return_value=httpx.Response(
+            403,
+            json={
+                "status": "error",
+                "message": "This app hasn't been granted all required scopes to make this call.",
+                "category": "MISSING_SCOPES",
+                "errors": [
+                    {
+                        "message": "One or more of the following scopes are required.",
+                        "context": {"requiredGranularScopes": ["crm.objects.contacts.read"]},
+                    }
+                ],
+            },
+        )
+    )
+    async with make_http(FakeTime()) as http:
+        with pytest.raises(AuthError, match=r"missing scopes: crm\.objects\.contacts\.read"):
+            await http.get("/crm/v3/objects/contacts")

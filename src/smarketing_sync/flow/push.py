@@ -356,6 +356,8 @@ def _settle(
                         "customer_id": row.customer_id,
                         "outbox_key": row.key,
                         "values": dict(update.values),
+                        # The connector's own verdict, so a retry never guesses from the text.
+                        "transient": outcome.retryable,
                     },
                     attempts=attempts,
                     now=now,

@@ -92,8 +92,20 @@ def _vendor_message(response: httpx.Response) -> str:
     if isinstance(body, dict):
         for key in ("message", "error", "error_info", "detail"):
             if body.get(key):
-                return str(body[key])[:500]
+                return str(body[key])[:500] + _missing_scopes(body)
     return text
+
+
+def _missing_scopes(body: dict[str, Any]) -> str:
+    """Scopes a 403 says are required (HubSpot: ``errors[].context.requiredGranularScopes``)."""
+    scopes: list[str] = []
+    errors = body.get("errors")
+    for item in errors if isinstance(errors, list) else []:
+        context = item.get("context") if isinstance(item, dict) else None
+        for key, value in (context or {}).items():
+            if key.lower().endswith("scopes") and isinstance(value, list):
+                scopes.extend(str(v) for v in value if str(v) not in scopes)
+    return f" (missing scopes: {', '.join(scopes)})" if scopes else ""
 
 
 class Http:
