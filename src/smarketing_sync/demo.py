@@ -102,7 +102,9 @@ def _summary(reports: dict[str, ConnectorReport], out: Printer, label: str) -> i
             if r.created:
                 out.say(f"    {r.created:,} people seen for the first time")
             if r.echoes:
-                out.say(f"    {r.echoes:,} values were our own earlier writes, read back (ignored)")
+                out.say(
+                    f"    {_n(r.echoes, 'value')} read back were our own earlier writes (ignored)"
+                )
             if pull.dead_lettered:
                 out.say(f"    {pull.dead_lettered:,} records could not be mapped (see `dlq`)")
         if push is not None:
