@@ -4,7 +4,8 @@ SyncError
 ├── ConfigError          bad settings, mapping or rule file; unknown connector. Never retried.
 │   └── AuthError        401/403 from a vendor: a missing scope or an expired credential.
 ├── TransientError       5xx, timeouts, dropped connections. Retried by the HTTP layer.
-│   └── RateLimited      429, or a remaining-header at 0; carries retry_after.
+│   ├── RateLimited      429, or a remaining-header at 0; carries retry_after.
+│   └── GarbledAnswer    an answer that is not JSON (cut off): the request's effect is unknown.
 ├── RecordError          one record or one batch was rejected; it is dead-lettered, the run goes on.
 │   └── ContractError    a vendor payload that violates the vendor's own published contract.
 └── StoreError           the store is locked, full or unreachable.
@@ -68,6 +69,17 @@ class RateLimited(TransientError):
     ) -> None:
         self.retry_after = retry_after
         super().__init__(message, reason=reason)
+
+
+class GarbledAnswer(TransientError):
+    """The vendor's answer was cut off or is not JSON.
+
+    For a write this means the outcome is unknown (it may have taken effect), so it is retried
+    like a timeout: later, through the outbox, with ``attempt > 1``.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, reason="garbled_answer")
 
 
 class RecordError(SyncError):

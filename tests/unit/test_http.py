@@ -9,7 +9,7 @@ from structlog.testing import capture_logs
 
 from smarketing_sync.errors import (
     AuthError,
-    ContractError,
+    GarbledAnswer,
     RateLimited,
     RecordError,
     TransientError,
@@ -149,7 +149,7 @@ async def test_garbage_body_is_a_contract_error(respx_mock: respx.MockRouter) ->
     respx_mock.get("/a").mock(return_value=httpx.Response(200, text="<html>oops"))
     async with make_http(FakeTime()) as http:
         response = await http.get("/a")
-        with pytest.raises(ContractError, match="not JSON"):
+        with pytest.raises(GarbledAnswer, match="not JSON"):
             await http.json(response)
 
 

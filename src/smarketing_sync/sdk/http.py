@@ -9,7 +9,6 @@ Connectors never retry or sleep on their own.
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -28,7 +27,7 @@ from tenacity import (
 
 from smarketing_sync.errors import (
     AuthError,
-    ContractError,
+    GarbledAnswer,
     RateLimited,
     RecordError,
     SyncError,
@@ -203,11 +202,11 @@ class Http:
         return response
 
     async def json(self, response: httpx.Response) -> Any:
-        """The decoded body, or a ContractError that says which request answered garbage."""
+        """The decoded body, or a GarbledAnswer that says which request answered garbage."""
         try:
             return response.json()
-        except (ValueError, json.JSONDecodeError) as exc:
-            raise ContractError(
+        except ValueError as exc:
+            raise GarbledAnswer(
                 f"{self.connector}: {response.request.method} {response.request.url.path} "
                 f"answered {response.status_code} with a body that is not JSON: "
                 f"{response.text[:120]!r}"
