@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
@@ -252,6 +253,9 @@ async def send(
             ).all()
             if not rows:
                 return stats
+            rows = _drop_stale(conn, rows, now)
+            if not rows:
+                continue  # every row of this batch was superseded; commit and look again
             ids = [r.id for r in rows]
             conn.execute(
                 outbox.update()
@@ -273,6 +277,42 @@ async def send(
             result = PushResult.all_failed(updates, str(exc))
         _settle(store, rt.name, rows, updates, result, max_attempts, retry_backoff_s, stats)
     return stats
+
+
+def _drop_stale(conn: Connection, rows: Sequence[Any], now: datetime) -> list[Any]:
+    """Drop values whose customer value changed since they were planned.
+
+    A row waiting out a retry backoff still holds what was true when it was planned. If the
+    value moved on meanwhile — for instance a person edited the field in this very tool, so the
+    new plan had nothing to add — re-sending the old value would overwrite the newer edit.
+    """
+    ids = list({r.customer_id for r in rows})
+    golden_of = dict(
+        conn.execute(
+            sa.select(customers.c.id, customers.c.golden).where(customers.c.id.in_(ids))
+        ).all()
+    )
+    kept: list[Any] = []
+    for row in rows:
+        current = customer_values(row.customer_id, golden_of.get(row.customer_id) or {})
+        fresh = {
+            field: item
+            for field, item in row.values.items()
+            if current.get(item["source"]) == item["source_value"]
+        }
+        if fresh == row.values:
+            kept.append(row)
+            continue
+        if fresh:
+            conn.execute(outbox.update().where(outbox.c.id == row.id).values(values=fresh))
+            kept.append(SimpleNamespace(**{**row._mapping, "values": fresh}))
+        else:
+            conn.execute(
+                outbox.update()
+                .where(outbox.c.id == row.id)
+                .values(status="done", last_error="superseded by a newer value", updated_at=now)
+            )
+    return kept
 
 
 def _updates(conn: Connection, connector: str, rows: Sequence[Any]) -> list[FieldUpdate]:
