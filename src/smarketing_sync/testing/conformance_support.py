@@ -12,10 +12,8 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 import httpx
-from pydantic import SecretStr
 
 from smarketing_sync import (
-    ConfigError,
     Connector,
     ConnectorSettings,
     FieldUpdate,
@@ -23,8 +21,10 @@ from smarketing_sync import (
     Page,
     PushOutcome,
     RawRecord,
+    base_url_for,
     generic_pull,
     get_path,
+    http_for,
 )
 from smarketing_sync.mapping import Mapped, MappingFailure
 from smarketing_sync.testing.conformance_replay import request_json, subset_problem
@@ -62,20 +62,8 @@ def validated_settings(
     return cls.settings.model_validate(dict(settings))
 
 
-def base_url_of(cls: type[Connector], settings: ConnectorSettings) -> str:
-    """``settings.base_url`` if set, else the class template filled from the settings."""
-    if settings.base_url:
-        return settings.base_url.rstrip("/")
-    values = {
-        k: v.get_secret_value() if isinstance(v, SecretStr) else v
-        for k, v in settings.model_dump().items()
-    }
-    try:
-        return cls.base_url.format(**values).rstrip("/")
-    except KeyError as exc:
-        raise ConfigError(
-            f"connector {cls.name!r}: base_url {cls.base_url!r} needs setting {exc.args[0]!r}"
-        ) from None
+#: The flow's own rule (``smarketing_sync.base_url_for``), under the kit's historical name.
+base_url_of = base_url_for
 
 
 def make_http(
@@ -99,16 +87,8 @@ def make_http(
     extra: dict[str, Any] = {}
     if fake_time is not None:
         extra = {"sleep": fake_time.sleep, "clock": fake_time.clock}
-    return Http(
-        cls.name,
-        base_url_of(cls, validated),
-        cls().headers(validated),
-        cls.rate_limit,
-        http_settings,
-        errors=getattr(cls, "error_overrides", None),
-        transport=transport,
-        **extra,
-    )
+    # Built by the same function the flow uses, so the kit tests what the daemon runs.
+    return http_for(cls, validated, http_settings, transport=transport, **extra)
 
 
 async def pull_pages(
