@@ -15,7 +15,7 @@ from types import MappingProxyType
 from typing import Any
 
 from smarketing_sync.errors import ConfigError
-from smarketing_sync.mapping import converters
+from smarketing_sync.mapping import converters, countries
 from smarketing_sync.mapping.model import (
     ACTIVITY_FIELDS,
     COMPUTED_FIELDS,
@@ -257,7 +257,7 @@ class _Loader:
             message = f"this entry is always converted with as = {implied!r}"
             self.error(key, message, f'as = "{implied}" or no "as"', name)
         if name == "country" or implied == "country":
-            converters.country_table()  # built here, not on the first record of a pull
+            countries.country_table()  # built here, not on the first record of a pull
         return implied or (name if isinstance(name, str) else None)
 
     def stream(
