@@ -32,7 +32,17 @@ from smarketing_sync.sdk.http import Http, HttpSettings
 from smarketing_sync.sdk.paths import get_path
 from smarketing_sync.sdk.protocol import Connector, ConnectorSettings
 from smarketing_sync.sdk.pull import generic_pull
-from smarketing_sync.sdk.records import FieldUpdate, Page, PushOutcome, PushResult, RawRecord
+from smarketing_sync.sdk.records import (
+    FieldUpdate,
+    HandoffCreated,
+    HandoffFacts,
+    HandoffRef,
+    HandoffRequest,
+    Page,
+    PushOutcome,
+    PushResult,
+    RawRecord,
+)
 
 __version__ = "0.1.0"
 
@@ -49,6 +59,10 @@ __all__ = [
     "FieldSpec",
     "FieldUpdate",
     "GarbledAnswer",
+    "HandoffCreated",
+    "HandoffFacts",
+    "HandoffRef",
+    "HandoffRequest",
     "Http",
     "HttpSettings",
     "Limit",

@@ -22,6 +22,8 @@ class Capability(StrEnum):
     PULL_DEALS = "pull:deals"
     PUSH_FIELDS = "push:fields"  # update contact fields, and create contacts that are missing
     CREATE_FIELDS = "create:fields"  # create the custom properties/fields we write
+    #: the CRM side of a hand-off: create a lead/deal/task for a person and read its state back
+    HANDOFF = "crm:handoff"
 
 
 @dataclass(frozen=True, slots=True)

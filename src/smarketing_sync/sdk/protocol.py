@@ -10,7 +10,15 @@ from pydantic import BaseModel, ConfigDict
 
 from smarketing_sync.sdk.declarations import Capability, Endpoint, FieldSpec, RateLimit
 from smarketing_sync.sdk.http import ErrorTable, Http
-from smarketing_sync.sdk.records import FieldUpdate, Page, PushResult
+from smarketing_sync.sdk.records import (
+    FieldUpdate,
+    HandoffCreated,
+    HandoffFacts,
+    HandoffRef,
+    HandoffRequest,
+    Page,
+    PushResult,
+)
 
 
 class ConnectorSettings(BaseModel):
@@ -60,3 +68,19 @@ class EnsuresFields(Protocol):
 
 class HasErrorOverrides(Protocol):
     error_overrides: ClassVar[ErrorTable]
+
+
+class HandsOff(Protocol):
+    """A CRM connector with ``Capability.HANDOFF``: the CRM side of a hand-off.
+
+    ``create_handoffs`` must answer for every request, in any order (matched by key), and must
+    never create a second lead/deal/task for a key it created before (``attempt > 1``: look it
+    up first). ``read_handoffs`` answers for every ref; a ref whose objects are gone answers
+    ``found=False``.
+    """
+
+    async def create_handoffs(
+        self, http: Http, requests: Sequence[HandoffRequest]
+    ) -> list[HandoffCreated]: ...
+
+    async def read_handoffs(self, http: Http, refs: Sequence[HandoffRef]) -> list[HandoffFacts]: ...

@@ -279,3 +279,103 @@ quota_usage = sa.Table(
     sa.Column("budget", sa.Integer, nullable=False),  # share x declared daily limit
     sa.Column("exhausted_at", TS),
 )
+
+#: One row per hand-off of a customer to sales (flow/handoff.py). ``key`` is the idempotency
+#: key of the CRM objects created for it: a re-run, a crash or a duplicate trigger finds the
+#: row (and the CRM finds the objects) instead of creating a second lead, deal or task.
+handoffs = sa.Table(
+    "handoffs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("key", sa.String(128), nullable=False, unique=True),
+    sa.Column("customer_id", sa.Integer, sa.ForeignKey("customers.id"), nullable=False),
+    sa.Column("crm", sa.String(64), nullable=False),
+    # handed_over | accepted | rejected | converted | recycled
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("reason", sa.Text),  # rejection (or recycle) reason, from the CRM
+    sa.Column("owner_id", sa.String(64)),
+    sa.Column("owner_source", sa.String(16)),  # assigned | crm (set by a human) | none
+    sa.Column("team", sa.String(64)),
+    sa.Column("handed_over_at", TS, nullable=False),
+    sa.Column("decision_due_at", TS, nullable=False),
+    sa.Column("touch_due_at", TS, nullable=False),
+    sa.Column("decided_at", TS),  # accepted or rejected
+    sa.Column("first_touch_at", TS),  # first call/email/meeting by the owner
+    sa.Column("outcome_at", TS),  # converted or recycled
+    sa.Column("score", sa.Integer),
+    sa.Column("model_version", sa.String(32)),
+    # the CRM side: what we created there, and the state of creating it
+    sa.Column("crm_object", sa.String(16), nullable=False),  # lead | deal | task
+    sa.Column("crm_person_id", sa.String(128)),
+    sa.Column("crm_object_id", sa.String(128)),
+    sa.Column("crm_task_id", sa.String(128)),
+    sa.Column("create_status", sa.String(16), nullable=False),  # pending | done | dead
+    sa.Column("create_attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("next_attempt_at", TS, nullable=False),
+    sa.Column("last_error", sa.Text),
+    sa.Column("facts", sa.JSON, nullable=False, default=dict),  # last CRM facts read
+    sa.Column("updated_at", TS, nullable=False),
+    sa.Index("ix_handoffs_customer", "customer_id", "handed_over_at"),
+    sa.Index("ix_handoffs_state", "state", "handed_over_at"),
+    sa.Index("ix_handoffs_owner", "owner_id", "state"),
+    sa.Index("ix_handoffs_create", "create_status", "next_attempt_at"),
+)
+
+#: Append-only: every hand-off state change with its time and the fact (source) behind it.
+handoff_events = sa.Table(
+    "handoff_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("handoff_id", sa.Integer, sa.ForeignKey("handoffs.id"), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("previous", sa.String(16)),
+    sa.Column("at", TS, nullable=False),
+    sa.Column("source", sa.Text, nullable=False),  # e.g. "pipedrive lead.label=Accepted"
+    sa.Column("reason", sa.Text),
+    sa.Index("ix_handoff_events_handoff", "handoff_id", "at"),
+)
+
+#: SLA breach alerts: one row per (hand-off, clock, level, target), so each is sent once.
+sla_alerts = sa.Table(
+    "sla_alerts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("handoff_id", sa.Integer, sa.ForeignKey("handoffs.id"), nullable=False),
+    sa.Column("clock", sa.String(16), nullable=False),  # decision | first_touch
+    sa.Column("level", sa.String(16), nullable=False),  # breach | escalation
+    sa.Column("target", sa.String(512), nullable=False),
+    sa.Column("format", sa.String(8), nullable=False),  # json | chat
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # pending | sent | dead
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("next_attempt_at", TS, nullable=False),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("sent_at", TS),
+    sa.UniqueConstraint("handoff_id", "clock", "level", "target", name="uq_sla_alerts_once"),
+    sa.Index("ix_sla_alerts_due", "status", "next_attempt_at"),
+)
+
+#: Where each person came from, decided once at lead creation and never overwritten (KPIS §1.5).
+person_sources = sa.Table(
+    "person_sources",
+    metadata,
+    sa.Column("customer_id", sa.Integer, sa.ForeignKey("customers.id"), primary_key=True),
+    sa.Column("source", sa.String(16), nullable=False),  # marketing | sales | unknown
+    sa.Column("detail", sa.Text),  # the origin value or touch that decided it
+    sa.Column("rule", sa.String(32), nullable=False),  # origin_field | first_touch | none
+    sa.Column("lead_at", TS),
+    sa.Column("first_seen", TS),  # first tracked web visit
+    sa.Column("decided_at", TS, nullable=False),
+)
+
+#: Campaign costs loaded from the configured file (marketing spend is in no synced tool).
+campaign_costs = sa.Table(
+    "campaign_costs",
+    metadata,
+    sa.Column("campaign", sa.String(128), primary_key=True),
+    sa.Column("month", sa.String(7), primary_key=True),  # YYYY-MM
+    sa.Column("amount", sa.Float, nullable=False),
+    sa.Column("currency", sa.String(8), nullable=False),
+    sa.Column("channel", sa.String(64)),
+)
