@@ -67,6 +67,35 @@ def _parser() -> argparse.ArgumentParser:
         parser_.add_argument("--all", action="store_true", help="every open dead letter")
         parser_.add_argument("--connector", help="with --all: only this connector's")
 
+    handoffs = sub.add_parser("handoffs", help="hand-offs to sales with their SLA clocks")
+    handoffs.add_argument(
+        "--state",
+        action="append",
+        choices=["handed_over", "accepted", "rejected", "converted", "recycled", "open"],
+        help="only these states (repeatable; open = handed_over or accepted)",
+    )
+    handoffs.add_argument("--breached", action="store_true", help="only SLA breaches")
+    handoffs.add_argument("--owner", help="only this owner (CRM user id or configured name)")
+    handoffs.add_argument("--limit", type=int, default=50, help="newest N (default 50; 0: all)")
+    handoffs.add_argument("--json", action="store_true")
+
+    report = sub.add_parser("report", help="the shared KPI report (docs/kpis.md)")
+    report.add_argument("--from", dest="from_month", metavar="YYYY-MM", help="first month")
+    report.add_argument("--to", dest="to_month", metavar="YYYY-MM", help="last month")
+    report.add_argument("--as-of", dest="as_of", help="ISO date/time; nothing later is read")
+    report.add_argument("--timezone", "--tz", dest="timezone", help="reporting time zone (IANA)")
+    report.add_argument(
+        "--format", choices=["table", "csv", "json", "html"], default="table", dest="fmt"
+    )
+    report.add_argument("--output", "-o", type=Path, help="write to this file (html: required)")
+    report.add_argument(
+        "--model",
+        choices=["first", "lead_creation", "last", "linear", "w_shaped"],
+        help="attribution model of the campaign table",
+    )
+    report.add_argument("--explain", metavar="KPI", help="list the people/deals behind a KPI")
+    report.add_argument("--month", metavar="YYYY-MM", help="with --explain: one month")
+
     demo = sub.add_parser("demo", help="offline demo: sandboxes on loopback, no accounts needed")
     demo.add_argument("--once", action="store_true", help="end after one full cycle")
     demo.add_argument("--people", type=int, default=2000, help="people per tool (default 2000)")
@@ -127,6 +156,14 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _run(settings)
     if args.command == "resync":
         return _resync(settings, args)
+    if args.command == "handoffs":
+        from smarketing_sync.handoff.cli import run_handoffs
+
+        return run_handoffs(settings, _open_store(settings), args)
+    if args.command == "report":
+        from smarketing_sync.report.cli import run_report
+
+        return run_report(settings, _open_store(settings), args)
     if args.command == "dlq":
         from smarketing_sync.dlq import run_dlq
 
