@@ -12,11 +12,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from smarketing_sync.settings import Settings
 from smarketing_sync.status import collect_status
 from smarketing_sync.store.db import Store
 
 
-def create_app(store: Store, ready: Callable[[], bool]) -> Starlette:
+def create_app(
+    store: Store, ready: Callable[[], bool], settings: Settings | None = None
+) -> Starlette:
     async def healthz(_request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
@@ -31,11 +34,11 @@ def create_app(store: Store, ready: Callable[[], bool]) -> Starlette:
         return JSONResponse({"status": "ready"})
 
     async def status(_request: Request) -> Response:
-        return JSONResponse(collect_status(store), headers={"cache-control": "no-store"})
+        return JSONResponse(collect_status(store, settings), headers={"cache-control": "no-store"})
 
     async def metrics(_request: Request) -> Response:
         return PlainTextResponse(
-            render_metrics(collect_status(store)), media_type="text/plain; version=0.0.4"
+            render_metrics(collect_status(store, settings)), media_type="text/plain; version=0.0.4"
         )
 
     return Starlette(
@@ -66,6 +69,21 @@ def render_metrics(status: dict[str, Any]) -> str:
         lines.append(f"smarketing_dead_letters{label} {info['dead_letters']}")
         ok = 1 if info.get("last_run", {}).get("status") == "ok" else 0
         lines.append(f"smarketing_last_run_ok{label} {ok}")
+    sla = status.get("sla")
+    if sla:
+        lines += [
+            "# HELP smarketing_sla_met_ratio Hand-offs of the last 30 days that met the SLA clock.",
+            "# TYPE smarketing_sla_met_ratio gauge",
+        ]
+        for clock in ("decision", "first_touch"):
+            rate = sla[clock]["rate"]
+            if rate is not None:
+                lines.append(f'smarketing_sla_met_ratio{{clock="{clock}"}} {rate}')
+        lines += [
+            "# HELP smarketing_sla_open_breaches Hand-offs whose SLA clock ran out and still runs.",
+            "# TYPE smarketing_sla_open_breaches gauge",
+            f"smarketing_sla_open_breaches {sla['open_breaches']}",
+        ]
     return "\n".join(lines) + "\n"
 
 

@@ -258,7 +258,7 @@ def _open_store(settings: Settings) -> Any:
 def _status(settings: Settings, *, as_json: bool) -> int:
     from smarketing_sync.status import collect_status
 
-    status = collect_status(_open_store(settings))
+    status = collect_status(_open_store(settings), settings)
     if as_json:
         print(json.dumps(status, indent=2, default=str))
         return 0
@@ -291,6 +291,18 @@ def _status(settings: Settings, *, as_json: bool) -> int:
                 f"  API budget {budget['used']:,} of {budget['budget']:,} calls today "
                 f"({state_text} {budget['window_end']})"
             )
+    sla = status.get("sla")
+    if sla:
+        print(f"\nSLA, hand-offs of the last {sla['days']} days: {sla['handoffs']}")
+        for clock, label in (("decision", "decision"), ("first_touch", "first touch")):
+            info = sla[clock]
+            rate = "n/a" if info["rate"] is None else f"{info['rate']:.0%}"
+            print(
+                f"  {label:<12} {rate} within {info['within_h']:g} business hours "
+                f"({info['met']} of {info['evaluable']} evaluable)"
+            )
+        print(f"  pending      {sla['pending']} not yet due")
+        print(f"  breaches     {sla['open_breaches']} open now")
     return 0
 
 

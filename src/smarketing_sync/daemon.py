@@ -85,7 +85,7 @@ class Daemon:
             import uvicorn
 
             config = uvicorn.Config(
-                create_app(self.store, lambda: self._ready),
+                create_app(self.store, lambda: self._ready, self.settings),
                 host=self.settings.api.host,
                 port=self.settings.api.port,
                 log_level="warning",

@@ -7,6 +7,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from smarketing_sync import quota
+from smarketing_sync.handoff.clocks import compliance
+from smarketing_sync.settings import Settings
 from smarketing_sync.store import state
 from smarketing_sync.store.db import Store
 from smarketing_sync.store.schema import activities, customers, deals, links, outbox
@@ -28,7 +30,16 @@ def _budget(store: Store, connector: str) -> dict[str, Any] | None:
     }
 
 
-def collect_status(store: Store) -> dict[str, Any]:
+def collect_status(store: Store, settings: Settings | None = None) -> dict[str, Any]:
+    """Everything ``status`` shows; with ``settings`` and hand-offs enabled, SLA compliance of
+    the last 30 days too."""
+    status = _collect(store)
+    if settings is not None and settings.handoff.enabled:
+        status["sla"] = compliance(store, settings, days=30)
+    return status
+
+
+def _collect(store: Store) -> dict[str, Any]:
     with store.read() as conn:
         runs = state.last_runs(conn)
         dead = state.dead_letter_counts(conn)

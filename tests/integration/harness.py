@@ -64,6 +64,7 @@ def world(
     people: int = 60,
     resolve: dict[str, Any] | None = None,
     seed: int = 11,
+    extra: dict[str, Any] | None = None,
 ) -> Iterator[World]:
     population = Population.generate((MA, CRM), n_per_tool=people, overlap=0.5, seed=seed)
     settings = Settings(  # type: ignore[call-arg]
@@ -72,6 +73,7 @@ def world(
         resolve=resolve or {"default": "most_recent", "default_order": [CRM, MA]},
         http={"rate_limit_scale": SCALE, "max_backoff_s": 0.5, "initial_backoff_s": 0.05},
         api={"enabled": False},
+        **(extra or {}),
     )
     with ExitStack() as stack:
         sandboxes: dict[str, Sandbox] = {}

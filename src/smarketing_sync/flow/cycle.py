@@ -22,6 +22,7 @@ from smarketing_sync import dlq
 from smarketing_sync.errors import AuthError, ConfigError, StoreError, SyncError
 from smarketing_sync.flow import push as push_stage
 from smarketing_sync.flow import score as score_stage
+from smarketing_sync.flow.handoff import HandoffStats, build_stage
 from smarketing_sync.flow.pull import Progress, PullStats, pull_connector
 from smarketing_sync.flow.runtime import Runtime
 from smarketing_sync.flow.survivorship import Survivorship
@@ -49,6 +50,7 @@ class ConnectorReport:
     error: str | None = None
     api_calls: dict[str, int] = field(default_factory=dict)
     throttled: int = 0  # 429 answers received (each was waited out and retried)
+    handoffs: dict[str, int] | None = None  # the CRM's hand-off stage counts
 
     def counts(self) -> dict[str, Any]:
         counts: dict[str, Any] = {}
@@ -56,6 +58,8 @@ class ConnectorReport:
             counts.update({f"pull_{k}": v for k, v in self.pull.as_dict().items()})
         if self.push is not None:
             counts.update({f"push_{k}": v for k, v in self.push.as_dict().items()})
+        if self.handoffs is not None:
+            counts.update({f"handoff_{k}": v for k, v in self.handoffs.items()})
         counts["api_calls"] = sum(self.api_calls.values())
         counts["http_429"] = self.throttled
         return counts
@@ -101,6 +105,7 @@ class Syncer:
             else None
         )
         self.last_score: score_stage.ScoreStats | None = None
+        self.handoffs = build_stage(settings, store, self.runtimes)
 
     def _http(self, rt: Runtime) -> Http:
         http = rt.http(self.settings.http)
@@ -276,11 +281,16 @@ class Syncer:
                     await self._guard(reports[name], self._pull_into(reports[name], full))
                 if held and not self.should_stop():
                     self.score()
+                crm = self._handoff_crm(held, reports)
+                if crm is not None and not self.should_stop():
+                    await self._guard(reports[crm], self._handoffs_before_push(reports[crm]))
                 for name in held:
                     if self.should_stop():
                         break
                     if reports[name].error is None and self._can_push(name):
                         await self._guard(reports[name], self._push_into(reports[name]))
+                if crm is not None and not self.should_stop() and reports[crm].error is None:
+                    await self._guard(reports[crm], self._handoffs_after_push(reports[crm]))
             finally:
                 for task in keepers:
                     task.cancel()
@@ -313,6 +323,41 @@ class Syncer:
             log.error("score.failed", error=str(exc))
             return None
         return self.last_score
+
+    # -- hand-offs (flow/handoff.py) ------------------------------------------------------
+
+    def _handoff_crm(self, held: list[str], reports: Mapping[str, ConnectorReport]) -> str | None:
+        """The CRM whose hand-offs run this cycle: configured, synced now and not failed."""
+        if self.handoffs is None:
+            return None
+        name = self.handoffs.crm.name
+        if name not in held or reports[name].error is not None:
+            return None
+        return name
+
+    async def _handoffs_before_push(self, report: ConnectorReport) -> None:
+        """Read the CRM's answers to open hand-offs, then open new ones (their status is
+        pushed in this cycle's push)."""
+        assert self.handoffs is not None
+        rt = self.runtimes[report.name]
+        self.handoffs.stats = HandoffStats()  # counts per cycle
+        self._check_quota(report.name)
+        async with self._http(rt) as http:
+            await self.handoffs.observe(http)
+            _add_calls(report, http)
+        self.handoffs.open()
+
+    async def _handoffs_after_push(self, report: ConnectorReport) -> None:
+        """Create the CRM side (the person exists there after the push), then the SLA."""
+        assert self.handoffs is not None
+        rt = self.runtimes[report.name]
+        self._check_quota(report.name)
+        async with self._http(rt) as http:
+            await self.handoffs.send(http)
+            _add_calls(report, http)
+        self.handoffs.check_sla()
+        await self.handoffs.deliver()
+        report.handoffs = self.handoffs.stats.as_dict()
 
     def _stopper(self, name: str) -> Callable[[], bool]:
         """Stop after the page or batch in flight: SIGTERM, or the daily budget is spent."""

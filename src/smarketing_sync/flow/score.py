@@ -175,6 +175,8 @@ def _score_chunk(
         else:
             score_updates.append({"cid": cid, **row})
         pushable = {
+            # the hand-off stage owns these computed values (flow/handoff.py): keep them
+            **{k: v for k, v in computed_values(golden).items() if k.startswith("handoff.")},
             "score.value": value,
             "score.band": result.band,
             "score.reason": result.reason,
