@@ -15,6 +15,10 @@ from smarketing_sync import (
     Endpoint,
     FieldSpec,
     FieldUpdate,
+    HandoffCreated,
+    HandoffFacts,
+    HandoffRef,
+    HandoffRequest,
     Http,
     Limit,
     Page,
@@ -25,6 +29,7 @@ from smarketing_sync import (
 )
 
 from .associations import contacts_of
+from .handoff import create_handoffs, read_handoffs
 from .properties import ensure_properties
 from .push import push_contacts
 from .search import SearchReader
@@ -53,7 +58,24 @@ class HubSpot:
             Capability.PULL_ACTIVITIES,
             Capability.PUSH_FIELDS,
             Capability.CREATE_FIELDS,
+            Capability.HANDOFF,
         }
+    )
+    #: Default hand-off rules ([[handoff.states]] overrides them): the contact's lead status
+    #: (hs_lead_status, default options) is how HubSpot sellers answer a hand-off; SQL and
+    #: beyond follow from the lifecycle (docs/handoff.md).
+    handoff_rules: ClassVar[tuple[dict[str, Any], ...]] = (
+        {
+            "state": "accepted",
+            "when": {
+                "contact.lead_status": ["OPEN", "IN_PROGRESS", "ATTEMPTED_TO_CONTACT", "CONNECTED"]
+            },
+        },
+        {
+            "state": "rejected",
+            "when": {"contact.lead_status": ["UNQUALIFIED", "BAD_TIMING"]},
+            "reason": "contact.lead_status",
+        },
     )
     base_url: ClassVar[str] = "https://api.hubapi.com"
     streams: ClassVar[Mapping[str, Endpoint]] = STREAMS
@@ -128,6 +150,16 @@ class HubSpot:
     async def ensure_fields(self, http: Http, fields: Sequence[FieldSpec]) -> list[str]:
         """Create the missing ``smarketing_*`` properties in the ``smarketing_sync`` group."""
         return await ensure_properties(http, fields)
+
+    async def create_handoffs(
+        self, http: Http, requests: Sequence[HandoffRequest]
+    ) -> list[HandoffCreated]:
+        """A follow-up task per hand-off, on its contact; never two for one key (handoff.py)."""
+        return await create_handoffs(http, requests)
+
+    async def read_handoffs(self, http: Http, refs: Sequence[HandoffRef]) -> list[HandoffFacts]:
+        """The task's and the contact's current state as flat facts (handoff_read.py)."""
+        return await read_handoffs(http, refs)
 
 
 async def _with_contacts(

@@ -19,6 +19,8 @@ from smarketing_sync.testing.population import SeedActivity, SeedPerson, ToolDat
 from smarketing_sync.testing.sandbox import CallLog
 
 from .sandbox_app import SandboxApi
+from .sandbox_handoff import HandoffViews
+from .sandbox_handoff_schema import OWNERS
 from .sandbox_schema import check_value, iso_ms, parse_datetime_ms
 from .sandbox_store import CrmObject, Portal
 
@@ -64,7 +66,7 @@ _LIFECYCLE_MIX = (
     "customer",
 )
 _LEAD_STATUS_MIX = ("NEW", "OPEN", "IN_PROGRESS", "ATTEMPTED_TO_CONTACT", "CONNECTED")
-_OWNERS = ("61512301", "61512302", "61512303")
+_OWNERS = tuple(owner.id for owner in OWNERS[:3])
 #: The credential the sandbox accepts by default; a fake, never a real HubSpot token.
 SANDBOX_TOKEN = "sandbox-token"  # noqa: S105
 
@@ -89,7 +91,28 @@ def _contact_values(person: SeedPerson) -> dict[str, Any]:
         "hs_lead_status": _LEAD_STATUS_MIX[person.key % len(_LEAD_STATUS_MIX)],
         "hubspot_owner_id": _OWNERS[person.key % len(_OWNERS)],
         "hs_email_optout": "false",
+        **_analytics_values(person),
     }
+
+
+def _analytics_values(person: SeedPerson) -> dict[str, Any]:
+    """Original source, first visit and conversions as HubSpot's tracking would have set them."""
+    origin = person.origin
+    values: dict[str, Any] = {"hs_analytics_source": origin.source}
+    if origin.campaign:
+        values["hs_analytics_source_data_1"] = origin.campaign
+    if origin.first_visit is not None:
+        values["hs_analytics_first_timestamp"] = iso_ms(_ms(origin.first_visit))
+    if origin.conversions:
+        (first_at, first_name), (recent_at, recent_name) = (
+            origin.conversions[0],
+            origin.conversions[-1],
+        )
+        values["first_conversion_date"] = iso_ms(_ms(first_at))
+        values["first_conversion_event_name"] = first_name
+        values["recent_conversion_date"] = iso_ms(_ms(recent_at))
+        values["recent_conversion_event_name"] = recent_name
+    return values
 
 
 def _activity_values(activity: SeedActivity, subject_property: str) -> dict[str, Any]:
@@ -110,8 +133,8 @@ def _activity_values(activity: SeedActivity, subject_property: str) -> dict[str,
     return values
 
 
-class HubSpotSandbox:
-    """One seeded HubSpot portal and its loopback app."""
+class HubSpotSandbox(HandoffViews):
+    """One seeded HubSpot portal and its loopback app (hand-off helpers: ``HandoffViews``)."""
 
     name = "hubspot"
 

@@ -23,6 +23,7 @@ from starlette.routing import Route
 
 from smarketing_sync.testing.sandbox import CallLog, RateWindow
 
+from .sandbox_handoff import routes as handoff_routes
 from .sandbox_schema import CONTACT_ASSOCIATION_TYPE, ENGAGEMENT_TYPES, iso_ms
 from .sandbox_search import SearchError, run_search
 from .sandbox_store import Portal
@@ -89,6 +90,12 @@ class SandboxApi:
 
         return Starlette(
             routes=[
+                # Tasks, batch reads and owners: the CRM side of a hand-off
+                # (first: contacts->tasks is more specific than the engagement associations).
+                *(
+                    route(path, method, handler)
+                    for path, method, handler in handoff_routes(self.portal)
+                ),
                 route("/crm/v3/objects/contacts", "GET", self._list_contacts),
                 route("/crm/v3/objects/contacts/batch/update", "POST", self._batch_update),
                 route("/crm/v3/objects/contacts/batch/upsert", "POST", self._batch_upsert),

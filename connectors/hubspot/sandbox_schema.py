@@ -131,6 +131,12 @@ def _text(name: str, label: str, group: str = "contactinformation") -> PropertyD
     return PropertyDef(name, label, "string", "text", group)
 
 
+def _analytics(name: str, label: str, kind: str) -> PropertyDef:
+    field_type = "date" if kind == "datetime" else "text"
+    group = "conversioninformation" if "conversion" in name else "analyticsinformation"
+    return PropertyDef(name, label, kind, field_type, group, read_only=True)
+
+
 def contact_properties() -> dict[str, PropertyDef]:
     defs = [
         _text("email", "Email"),
@@ -183,6 +189,13 @@ def contact_properties() -> dict[str, PropertyDef]:
             _options(ORIGINAL_SOURCES),
             read_only=True,
         ),
+        # Set by HubSpot's analytics and form tracking, read-only through the API.
+        _analytics("hs_analytics_source_data_1", "Original Source Drill-Down 1", "string"),
+        _analytics("hs_analytics_first_timestamp", "Time First Seen", "datetime"),
+        _analytics("first_conversion_date", "First Conversion Date", "datetime"),
+        _analytics("first_conversion_event_name", "First Conversion", "string"),
+        _analytics("recent_conversion_date", "Recent Conversion Date", "datetime"),
+        _analytics("recent_conversion_event_name", "Recent Conversion", "string"),
         PropertyDef(
             "createdate", "Create Date", "datetime", "date", "contactinformation", read_only=True
         ),

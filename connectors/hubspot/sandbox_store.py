@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .sandbox_handoff_schema import OWNERS, TASKS, owner_options, task_properties
 from .sandbox_schema import (
     ENGAGEMENT_TYPES,
     PropertyDef,
@@ -26,8 +27,11 @@ from .sandbox_schema import (
 )
 
 #: The property each object type keeps its creation and last modification time in.
-CREATED = {"contacts": "createdate", **{t: "hs_createdate" for t in ENGAGEMENT_TYPES}}
-MODIFIED = {"contacts": "lastmodifieddate", **{t: "hs_lastmodifieddate" for t in ENGAGEMENT_TYPES}}
+CREATED = {"contacts": "createdate", **{t: "hs_createdate" for t in (*ENGAGEMENT_TYPES, TASKS)}}
+MODIFIED = {
+    "contacts": "lastmodifieddate",
+    **{t: "hs_lastmodifieddate" for t in (*ENGAGEMENT_TYPES, TASKS)},
+}
 
 
 @dataclass(slots=True)
@@ -146,21 +150,26 @@ class Portal:
     def __init__(self) -> None:
         self.lock = threading.RLock()
         self.clock = Clock()
-        self.tables = {t: ObjectTable(t) for t in ("contacts", *ENGAGEMENT_TYPES)}
+        self.tables = {t: ObjectTable(t) for t in ("contacts", *ENGAGEMENT_TYPES, TASKS)}
         self.properties: dict[str, dict[str, PropertyDef]] = {
             "contacts": contact_properties(),
             **{t: engagement_properties(t) for t in ENGAGEMENT_TYPES},
+            TASKS: task_properties(),
         }
+        # An owner property only takes the id of one of the portal's owners.
+        self.owners = OWNERS
+        self.properties["contacts"]["hubspot_owner_id"].options = owner_options(self.owners)
         self.groups: dict[str, dict[str, Any]] = default_groups()
         self.email_index: dict[str, int] = {}
         self._next_id = {
             "contacts": 1001,
             **{t: 5_000_001 + i for i, t in enumerate(ENGAGEMENT_TYPES)},
+            TASKS: 9_000_001,
         }
 
     def new_id(self, object_type: str) -> int:
         # Engagement ids of the four types interleave (step 4) so no two objects share an id.
-        step = 1 if object_type == "contacts" else len(ENGAGEMENT_TYPES)
+        step = len(ENGAGEMENT_TYPES) if object_type in ENGAGEMENT_TYPES else 1
         value = self._next_id[object_type]
         self._next_id[object_type] = value + step
         return value

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .sandbox_handoff_schema import moves_lifecycle_back
 from .sandbox_schema import PROPERTY_NAME, InvalidValue, PropertyDef, check_value, iso_ms
 from .sandbox_store import CrmObject, Portal
 
@@ -161,6 +162,15 @@ def _traces(inputs: list[dict[str, Any]]) -> list[Any] | None:
     return None
 
 
+def api_write(obj: CrmObject, properties: Mapping[str, Any]) -> Mapping[str, Any]:
+    """What an API write really changes: a lifecycle stage moves forward only (see
+    ``moves_lifecycle_back``); a backward value is dropped silently, the answer shows the stage
+    the contact keeps."""
+    if moves_lifecycle_back(obj.properties.get("lifecyclestage"), properties.get("lifecyclestage")):
+        return {k: v for k, v in properties.items() if k != "lifecyclestage"}
+    return properties
+
+
 def batch_update(portal: Portal, payload: Any) -> Answer:
     """``POST /crm/v3/objects/contacts/batch/update``."""
     inputs = _inputs(payload)
@@ -211,7 +221,7 @@ def batch_update(portal: Portal, payload: Any) -> Answer:
     started = portal.clock.now_ms()
     results = []
     for index, obj, properties in plans:
-        portal.write(obj, properties)
+        portal.write(obj, api_write(obj, properties))
         results.append(_result(obj, properties, traces[index] if traces else None))
     errors = []
     for index, failure in failures:
@@ -262,7 +272,7 @@ def batch_upsert(portal: Portal, payload: Any) -> Answer:
             obj = portal.create("contacts", {**properties, "email": email})
         else:
             obj = existing
-            portal.write(obj, properties)
+            portal.write(obj, api_write(obj, properties))
         result = _result(obj, {**properties, "email": email}, trace)
         result["new"] = existing is None
         results.append(result)

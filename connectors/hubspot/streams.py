@@ -49,6 +49,14 @@ CONTACT_PROPERTIES: tuple[str, ...] = (
     "zip",
     "mobilephone",
     "hs_analytics_source",  # Original source: marketing- vs sales-generated (docs/kpis.md)
+    # Its drill-down, the first tracked visit and the first and latest form conversions:
+    # the marketing touches of flow/touches.py (HubSpot's default contact properties).
+    "hs_analytics_source_data_1",
+    "hs_analytics_first_timestamp",
+    "first_conversion_date",
+    "first_conversion_event_name",
+    "recent_conversion_date",
+    "recent_conversion_event_name",
     "lifecyclestage",
     "hs_lead_status",
     "hubspot_owner_id",

@@ -19,6 +19,10 @@ from smarketing_sync import (
     Endpoint,
     FieldSpec,
     FieldUpdate,
+    HandoffCreated,
+    HandoffFacts,
+    HandoffRef,
+    HandoffRequest,
     Http,
     Limit,
     Page,
@@ -28,6 +32,8 @@ from smarketing_sync import (
 )
 
 from .fields import DEAL_FIELDS, PERSON_FIELDS, FieldCatalog, FieldDef, load_catalog
+from .handoff import HandoffWriter
+from .handoff_facts import read_facts
 from .push import PersonPusher
 from .streams import STREAMS, enrich_activity, enrich_deal, enrich_person
 from .v2 import data_of, pages, rfc3339
@@ -79,7 +85,8 @@ class Pipedrive:
 
     Pulls persons, activities and deals incrementally (``updated_since`` + cursor, sorted by
     ``update_time``), resolves hash-keyed custom fields to names, writes person fields one
-    request per person and creates the custom person fields it writes.
+    request per person and creates the custom person fields it writes. Hand-offs create a
+    lead (v1) or deal plus a follow-up activity and read their state back (``handoff.py``).
     """
 
     name: ClassVar[str] = "pipedrive"
@@ -91,7 +98,18 @@ class Pipedrive:
             Capability.PULL_DEALS,
             Capability.PUSH_FIELDS,
             Capability.CREATE_FIELDS,
+            Capability.HANDOFF,
         }
+    )
+    #: Default hand-off rules ([[handoff.states]] overrides them). Sellers answer a lead with
+    #: a label ("Accepted") or by archiving it, whose labels carry the reason; a converted lead
+    #: or an open/won deal is a conversion; a lost deal is a rejection with its lost reason.
+    handoff_rules: ClassVar[tuple[dict[str, Any], ...]] = (
+        {"state": "accepted", "when": {"lead.label": ["Accepted"]}},
+        {"state": "rejected", "when": {"lead.archived": True}, "reason": "lead.label"},
+        {"state": "converted", "when": {"lead.converted": True}},
+        {"state": "rejected", "when": {"deal.status": "lost"}, "reason": "deal.lost_reason"},
+        {"state": "converted", "when": {"deal.status": "won"}},
     )
     base_url: ClassVar[str] = "https://{company_domain}.pipedrive.com"
     streams: ClassVar[Mapping[str, Endpoint]] = STREAMS
@@ -165,6 +183,16 @@ class Pipedrive:
         if catalog is None:
             catalog = _CATALOGS[http] = await load_catalog(http, PERSON_FIELDS)
         return await PersonPusher(http).push(updates, catalog)
+
+    async def create_handoffs(
+        self, http: Http, requests: Sequence[HandoffRequest]
+    ) -> list[HandoffCreated]:
+        """A lead or deal plus a follow-up activity per request, never twice for one key."""
+        return await HandoffWriter(http).create(requests)
+
+    async def read_handoffs(self, http: Http, refs: Sequence[HandoffRef]) -> list[HandoffFacts]:
+        """The current facts of each created hand-off (see ``handoff_facts.py`` for the keys)."""
+        return await read_facts(http, refs)
 
     async def ensure_fields(self, http: Http, fields: Sequence[FieldSpec]) -> list[str]:
         """Create the custom person fields that are missing; add missing enum options.

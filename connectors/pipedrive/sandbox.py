@@ -30,8 +30,10 @@ from smarketing_sync.testing.faults import FaultInjector
 from smarketing_sync.testing.population import ToolData
 from smarketing_sync.testing.sandbox import CallLog, RateWindow
 
+from . import sandbox_ui
 from .connector import PLAN_BURST, PLAN_MULTIPLIER
 from .sandbox_fields import DEAL_SYSTEM_FIELDS, PERSON_SYSTEM_FIELDS, FieldDef, FieldSet
+from .sandbox_leads import Lead, LeadLabel, seed_labels
 from .sandbox_model import Activity, Deal, Person, primary
 from .sandbox_state import Table
 
@@ -43,6 +45,8 @@ BURST_WINDOW_S = 2.0
 ACTIVITY_TYPES = ("call", "meeting", "task", "deadline", "email", "lunch")
 NEUTRAL_ACTIVITY = {"meeting": "meeting", "call": "call", "email": "email", "note": "task"}
 STAGES = (1, 2, 3, 4, 5)  # one pipeline; stage 5 is the last before won
+#: Pipeline id -> its stage ids in order. Pipeline 2 lets tests put a hand-off deal elsewhere.
+PIPELINES = {1: STAGES, 2: (6, 7, 8)}
 JOB_TITLE = "Job title"
 LEAD_SOURCE = "Lead source"
 LEAD_SOURCES = ("Website", "Referral", "Event", "Outbound")
@@ -74,6 +78,8 @@ class PipedriveSandbox:
         self.persons: Table[Person] = Table()
         self.activities_table: Table[Activity] = Table()
         self.deals_table: Table[Deal] = Table()
+        self.leads_table: dict[str, Lead] = {}  # lead ids are UUIDs, so no sorted int table
+        self.lead_labels: dict[str, LeadLabel] = {}
         self.person_fields = FieldSet("person", PERSON_SYSTEM_FIELDS)
         self.deal_fields = FieldSet("deal", DEAL_SYSTEM_FIELDS)
         self.orgs: dict[int, str] = {}
@@ -97,6 +103,7 @@ class PipedriveSandbox:
         self.person_fields.add(JOB_TITLE, "varchar")
         self.person_fields.add(LEAD_SOURCE, "enum", LEAD_SOURCES)
         self.deal_fields.add(DEAL_TYPE, "enum", DEAL_TYPES)
+        seed_labels(self)
 
     # -- clock and budgets ----------------------------------------------------------------
 
@@ -274,6 +281,21 @@ class PipedriveSandbox:
         with self.lock:
             return fields.by_name(name)
 
+    # -- hand-offs: what a seller does in the UI (sandbox_ui.py) -------------------------------
+
+    leads = sandbox_ui.leads
+    lead = sandbox_ui.lead
+    label_lead = sandbox_ui.label_lead
+    archive_lead = sandbox_ui.archive_lead
+    reassign_lead = sandbox_ui.reassign_lead
+    delete_lead = sandbox_ui.delete_lead
+    convert_lead = sandbox_ui.convert_lead
+    tasks = sandbox_ui.tasks
+    complete_task = sandbox_ui.complete_task
+    delete_task = sandbox_ui.delete_task
+    set_deal_stage = sandbox_ui.set_deal_stage
+    delete_person = sandbox_ui.delete_person
+
     # -- internals ------------------------------------------------------------------------
 
     def _person(self, person_id: str | int) -> Person:
@@ -334,6 +356,7 @@ class PipedriveSandbox:
             "country": person.country,
             "city": person.city,
             "updated_at": datetime.fromtimestamp(person.update_time, UTC),
+            "owner_id": str(person.owner_id) if person.owner_id is not None else None,
             "fields": fields,
         }
 

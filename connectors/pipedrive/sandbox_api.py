@@ -5,7 +5,9 @@ Every answer carries the documented burst headers ``x-ratelimit-limit``, ``-rema
 (https://pipedrive.readme.io/docs/core-api-concepts-rate-limiting); on a compressed clock
 (``time_scale`` > 1) ``x-ratelimit-reset`` is fractional so clients wait compressed seconds.
 Token costs per request are the v2 ``x-token-cost`` values of Pipedrive's OpenAPI documents
-(list 10, single GET 1, search 20, create/update 5; ``/v1/users/me`` 2).
+(list 10, single GET 1, search 20, create/update 5; ``/v1/users/me`` 2) and, for the v1 lead
+endpoints, the costs on the Leads and LeadLabels reference pages (list 20, archived list 40,
+one lead 2, add a lead 10, lead labels 10).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from .sandbox_handoff import HandoffWrites
+from .sandbox_leads import LeadHandlers
 from .sandbox_params import LIST_PARAMS, Handler, error_body
 from .sandbox_reads import ReadHandlers
 from .sandbox_state import ApiError
@@ -113,6 +117,20 @@ class SandboxApi:
 def build_app(sandbox: PipedriveSandbox) -> Starlette:
     api = SandboxApi(sandbox)
     read, write = ReadHandlers(sandbox), WriteHandlers(sandbox)
+    leads, handoff = LeadHandlers(sandbox), HandoffWrites(sandbox)
+    lead_params = frozenset(
+        {
+            "limit",
+            "start",
+            "owner_id",
+            "person_id",
+            "organization_id",
+            "filter_id",
+            "sort",
+            "updated_since",
+            "api_token",
+        }
+    )
     person_params = LIST_PARAMS | {"org_id", "deal_id"}
     activity_params = LIST_PARAMS | {"deal_id", "lead_id", "person_id", "org_id", "done"}
     deal_params = LIST_PARAMS | {"person_id", "org_id", "pipeline_id", "stage_id", "status"}
@@ -198,6 +216,48 @@ def build_app(sandbox: PipedriveSandbox) -> Starlette:
             e("GET /api/v2/dealFields", 10, read.field_lister("deal"), allowed=field_params),
             methods=["GET"],
         ),
+        Route(
+            "/api/v2/deals",
+            e("POST /api/v2/deals", 5, handoff.create_deal, write=True),
+            methods=["POST"],
+        ),
+        Route(
+            "/api/v2/activities",
+            e("POST /api/v2/activities", 5, handoff.create_activity, write=True),
+            methods=["POST"],
+        ),
+        Route(
+            "/api/v2/dealFields",
+            e("POST /api/v2/dealFields", 5, handoff.create_deal_field, write=True),
+            methods=["POST"],
+        ),
+        Route(
+            "/api/v1/leads",
+            e("GET /api/v1/leads", 20, leads.list_leads, allowed=lead_params),
+            methods=["GET"],
+        ),
+        Route(
+            "/api/v1/leads",
+            e("POST /api/v1/leads", 10, leads.create_lead, write=True),
+            methods=["POST"],
+        ),
+        Route(
+            "/api/v1/leads/archived",
+            e("GET /api/v1/leads/archived", 40, leads.list_archived, allowed=lead_params),
+            methods=["GET"],
+        ),
+        Route(
+            "/api/v1/leads/{id}",
+            e("GET /api/v1/leads/{id}", 2, leads.get_lead),
+            methods=["GET"],
+        ),
+        Route(
+            "/api/v1/leadLabels",
+            e("GET /api/v1/leadLabels", 10, leads.list_labels),
+            methods=["GET"],
+        ),
+        # Cost of GET /v1/users not confirmed from the reference; priced like a v1 list.
+        Route("/api/v1/users", e("GET /api/v1/users", 10, leads.list_users), methods=["GET"]),
         Route("/{path:path}", e("unknown", 0, api.not_found)),
     ]
     return Starlette(routes=routes)

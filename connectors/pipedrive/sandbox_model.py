@@ -13,7 +13,14 @@ from typing import Any
 
 from .sandbox_state import Record, rfc3339
 
-USER_IDS = (1, 2)  # "Sandbox Admin" (the token's user) and a second seller
+USER_IDS = (1, 2)  # "Sandbox Admin" (the token's user) and a second seller: own seeded persons
+#: Every user of the account (GET /api/v1/users): id -> (name, email). User 3 owns nothing seeded,
+#: so hand-offs routed to them are easy to tell apart in tests.
+USERS = {
+    1: ("Sandbox Admin", "admin@sandbox.example"),
+    2: ("Sam Seller", "sam.seller@sandbox.example"),
+    3: ("Riley Rep", "riley.rep@sandbox.example"),
+}
 
 
 def primary(entries: list[dict[str, Any]]) -> str | None:
@@ -70,6 +77,7 @@ class Activity(Record):
     person_id: int | None = None
     participants: list[dict[str, Any]] = field(default_factory=list)
     deal_id: int | None = None
+    lead_id: str | None = None
     org_id: int | None = None
     due_date: str | None = None
     due_time: str | None = None
@@ -90,7 +98,7 @@ class Activity(Record):
             "add_time": rfc3339(self.add_time),
             "update_time": rfc3339(self.update_time),
             "deal_id": self.deal_id,
-            "lead_id": None,
+            "lead_id": self.lead_id,
             "person_id": self.person_id,
             "org_id": self.org_id,
             "project_id": None,
@@ -136,16 +144,22 @@ class Deal(Record):
     lost_time: int | None = None
     expected_close_date: str | None = None
     origin: str = "ManuallyCreated"
+    source_lead_id: str | None = None  # the lead this deal was converted from
     custom: dict[str, Any] = field(default_factory=dict)
 
-    def to_api(self, custom_codes: list[str], only: set[str] | None = None) -> dict[str, Any]:
+    def to_api(
+        self,
+        custom_codes: list[str],
+        only: set[str] | None = None,
+        include: frozenset[str] = frozenset(),
+    ) -> dict[str, Any]:
         def stamp(value: int | None) -> str | None:
             return rfc3339(value) if value is not None else None
 
         def local_date(value: int | None) -> str | None:
             return rfc3339(value)[:10] if value is not None else None
 
-        return {
+        body = {
             "id": self.id,
             "title": self.title,
             "creator_user_id": self.creator_user_id,
@@ -183,6 +197,10 @@ class Deal(Record):
             "mrr": None,
             "custom_fields": _custom(self.custom, custom_codes, only),
         }
+        # "Only included when requested via include_fields parameter" (v2 Deal schema).
+        if "source_lead_id" in include:
+            body["source_lead_id"] = self.source_lead_id
+        return body
 
 
 def _custom(values: dict[str, Any], codes: list[str], only: set[str] | None) -> dict[str, Any]:

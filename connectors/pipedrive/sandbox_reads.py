@@ -178,6 +178,7 @@ class ReadHandlers:
         page = page_request(request, ("id", "update_time", "add_time", "due_date"))
         person, deal = int_param(request, "person_id"), int_param(request, "deal_id")
         owner, ids = int_param(request, "owner_id"), ids_filter(request)
+        lead = request.query_params.get("lead_id")
         done_raw = request.query_params.get("done")
         if done_raw not in (None, "true", "false"):
             raise validation_error("done: Parameter 'done' must be a boolean")
@@ -187,6 +188,7 @@ class ReadHandlers:
             return (
                 (person is None or a.person_id == person)
                 and (deal is None or a.deal_id == deal)
+                and (lead is None or a.lead_id == lead)
                 and (owner is None or a.owner_id == owner)
                 and (ids is None or a.id in ids)
                 and (done_raw is None or a.done == (done_raw == "true"))
@@ -209,6 +211,9 @@ class ReadHandlers:
         statuses = {s.strip() for s in request.query_params.get("status", "").split(",") if s}
         if not statuses <= {"open", "won", "lost", "deleted"}:
             raise validation_error("status: Parameter 'status' must be open, won, lost or deleted")
+        include = frozenset(
+            f.strip() for f in request.query_params.get("include_fields", "").split(",") if f
+        )
 
         def keep(d: Any) -> bool:
             return (
@@ -221,7 +226,7 @@ class ReadHandlers:
         with self.sb.lock:
             codes = self._custom_codes("deal")
             found, cursor = self.sb.deals_table.page(page, keep)
-            data = [d.to_api(codes, only) for d in found]
+            data = [d.to_api(codes, only, include) for d in found]
         return 200, {"success": True, "data": data, "additional_data": {"next_cursor": cursor}}
 
     def field_lister(self, entity: str) -> Handler:

@@ -72,11 +72,21 @@ def _person(sandbox: PipedriveSandbox, seed: SeedPerson, job: FieldDef, source: 
         phones=[{"value": seed.phone, "primary": True, "label": "work"}],
         custom={
             job.code: seed.job_title,
-            source.code: source.options[seed.key % len(source.options)].id,
+            source.code: _lead_source(seed, source),
         },
         city=seed.city,
         country=seed.country,
     )
+
+
+def _lead_source(seed: SeedPerson, source: FieldDef) -> int:
+    """The ``Lead source`` option a rep would pick, consistent with where the person came from."""
+    if seed.origin.marketing:
+        label = "Event" if seed.origin.campaign == "C-WEBINAR" else "Website"
+    else:
+        label = "Referral" if seed.key % 3 == 0 else "Outbound"
+    option = source.option_by_label(label) or source.options[seed.key % len(source.options)]
+    return option.id
 
 
 def _deal(sandbox: PipedriveSandbox, seed: SeedDeal, owner: Person, deal_type: FieldDef) -> Deal:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from smarketing_sync import registry
+from smarketing_sync.demo_handoff import handoff_settings, handoff_story, sla_settings
 from smarketing_sync.flow.cycle import ConnectorReport, Syncer
 from smarketing_sync.flow.runtime import Runtime, build_runtime
 from smarketing_sync.sdk.http import HttpSettings
@@ -24,6 +25,7 @@ from smarketing_sync.settings import ApiSettings, ResolveSettings, Settings, Syn
 from smarketing_sync.store.db import Store
 from smarketing_sync.testing.population import Population
 from smarketing_sync.testing.sandbox import Sandbox, SandboxServer
+from smarketing_sync.testing.webhooks import WebhookReceiver
 
 MARKETING, CRM = "hubspot", "pipedrive"
 TIME_SCALE = 20.0  # vendor rate limits run 20x faster in the sandboxes (and in our limiter)
@@ -59,9 +61,11 @@ class DemoWorld:
     runtimes: dict[str, Runtime]
 
 
-def _settings(data_dir: Path) -> Settings:
+def _settings(data_dir: Path, hook_url: str) -> Settings:
     return Settings(
         data_dir=data_dir,
+        handoff=handoff_settings(),
+        sla=sla_settings(hook_url),
         mappings_dir=Path("mappings"),
         connectors={MARKETING: {"enabled": True}, CRM: {"enabled": True}},
         resolve=ResolveSettings(default="most_recent", default_order=[CRM, MARKETING]),
@@ -133,7 +137,9 @@ def _pick_shared_person(world: DemoWorld) -> tuple[dict[str, Any], dict[str, Any
     raise RuntimeError("the demo population has no person in both tools")
 
 
-async def _story(world: DemoWorld, out: Printer, once: bool, serve: bool) -> int:
+async def _story(
+    world: DemoWorld, out: Printer, once: bool, serve: bool, receiver: WebhookReceiver
+) -> int:
     syncer = Syncer(world.settings, world.store, world.runtimes, progress=out.progress)
     started = time.monotonic()
     reports = await syncer.run_once(trigger="demo")
@@ -164,7 +170,9 @@ async def _story(world: DemoWorld, out: Printer, once: bool, serve: bool) -> int
         f"title {seen!r}."
     )
     out.say()
-    await _scoring_story(world, syncer, out)
+    mqls = await _scoring_story(world, syncer, out)
+    if mqls:
+        await handoff_story(world, syncer, out, mqls, receiver, _summary)
     if serve:
         return await _serve(world, out)
     return 0
@@ -184,7 +192,7 @@ def _stages(world: DemoWorld, emails: list[str]) -> dict[str, Any]:
     return {row.email: row for row in rows}
 
 
-async def _scoring_story(world: DemoWorld, syncer: Syncer, out: Printer) -> None:
+async def _scoring_story(world: DemoWorld, syncer: Syncer, out: Printer) -> list[str]:
     """Three leads engage in HubSpot, cross the MQL threshold, and both tools show it."""
     marketing, crm = world.sandboxes[MARKETING], world.sandboxes[CRM]
     shared = [
@@ -194,7 +202,7 @@ async def _scoring_story(world: DemoWorld, syncer: Syncer, out: Printer) -> None
     ]
     leads = [e for e, row in _stages(world, shared).items() if row.stage == "lead"][:3]
     if syncer.scoring is None or not leads:
-        return
+        return []
     threshold = syncer.scoring.lifecycle.mql_min_score
     out.say(
         f"Lead scoring: MQL at score ≥ {threshold:g} (scoring.toml). Three leads now engage in "
@@ -220,6 +228,7 @@ async def _scoring_story(world: DemoWorld, syncer: Syncer, out: Printer) -> None
             f"{in_crm.get('smarketing score')}/{in_crm.get('smarketing stage')}"
         )
     out.say(f"  => `smarketing-sync explain {leads[0]}` tells why, rule by rule.")
+    return [email for email in leads if after[email].stage == "mql"]
 
 
 async def _serve(world: DemoWorld, out: Printer) -> int:
@@ -239,10 +248,12 @@ def run_demo(*, people: int, once: bool, serve: bool, data_dir: Path) -> int:
     )
     if data_dir.exists():
         shutil.rmtree(data_dir)  # every demo starts from an empty store
-    settings = _settings(data_dir)
+    receiver = WebhookReceiver()
     out.say(f"Generating {people:,} synthetic people per tool, half of them in both ...")
     population = Population.generate((MARKETING, CRM), n_per_tool=people, overlap=0.5)
     with ExitStack() as stack:
+        hooks = stack.enter_context(SandboxServer(receiver.app()))
+        settings = _settings(data_dir, hooks.url)
         sandboxes: dict[str, Sandbox] = {}
         runtimes: dict[str, Runtime] = {}
         for name in (MARKETING, CRM):
@@ -265,6 +276,6 @@ def run_demo(*, people: int, once: bool, serve: bool, data_dir: Path) -> int:
         out.say(f"Store: {settings.store_url}\n")
         world = DemoWorld(settings, store, sandboxes, runtimes)
         try:
-            return asyncio.run(_story(world, out, once, serve))
+            return asyncio.run(_story(world, out, once, serve, receiver))
         finally:
             store.dispose()

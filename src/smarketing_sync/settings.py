@@ -15,7 +15,16 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     NestedSecretsSettingsSource,
@@ -248,6 +257,64 @@ class HandoffSettings(_Section):
         default_factory=list, description="closed list of rejection reasons (others: 'other')"
     )
     max_attempts: int = Field(8, ge=1, description="CRM creations tried before dead-lettering")
+    backlog_h: float = Field(
+        24.0,
+        ge=0,
+        description="MQLs that entered up to this long before hand-offs were first enabled are "
+        "handed over too; older ones are not (no flood of old MQLs onto sales)",
+    )
+
+
+#: HubSpot Original source values (hs_analytics_source) and common CRM "Lead source" options.
+MARKETING_SOURCES = (
+    "ORGANIC_SEARCH",
+    "PAID_SEARCH",
+    "EMAIL_MARKETING",
+    "SOCIAL_MEDIA",
+    "REFERRALS",
+    "PAID_SOCIAL",
+    "DIRECT_TRAFFIC",
+    "OTHER_CAMPAIGNS",
+    "AI_REFERRALS",
+    "Website",
+    "Web form",
+    "Webinar",
+    "Event",
+    "Paid ads",
+    "Email campaign",
+    "Social media",
+)
+#: OFFLINE is HubSpot's "Offline sources": imports, integrations and records created in the CRM.
+SALES_SOURCES = ("OFFLINE", "Outbound", "Cold call", "Referral", "Partner", "Sales")
+
+
+class SourceSettings(_Section):
+    """How a person's source (marketing- or sales-generated) is decided once (docs/kpis.md)."""
+
+    fields: list[str] = Field(
+        default_factory=lambda: ["lead_source"],
+        description="customer fields holding the origin, first with a listed value decides",
+    )
+    marketing: list[str] = Field(
+        default_factory=lambda: list(MARKETING_SOURCES),
+        description="origin values of marketing-generated leads (case-insensitive)",
+    )
+    sales: list[str] = Field(
+        default_factory=lambda: list(SALES_SOURCES),
+        description="origin values of sales-generated leads (case-insensitive)",
+    )
+    crm: str | None = Field(
+        None, description="connector where sales creates people; default: handoff.crm"
+    )
+
+    @field_validator("sales")
+    @classmethod
+    def _disjoint(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        marketing = {v.casefold() for v in info.data.get("marketing", [])}
+        both = sorted(v for v in value if v.casefold() in marketing)
+        if both:
+            raise ValueError(f"listed as both marketing and sales: {', '.join(both)}")
+        return value
 
 
 class ReportSettings(_Section):
@@ -293,6 +360,7 @@ class Settings(BaseSettings):
     handoff: HandoffSettings = Field(default_factory=HandoffSettings)
     sla: SlaSettings = Field(default_factory=SlaSettings)
     report: ReportSettings = Field(default_factory=ReportSettings)
+    sources: SourceSettings = Field(default_factory=SourceSettings)
     connectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     @classmethod
@@ -307,6 +375,32 @@ class Settings(BaseSettings):
         # init carries the parsed TOML (see load_settings), so env and secrets must come first.
         secrets = NestedSecretsSettingsSource(file_secret_settings, secrets_prefix=ENV_PREFIX)
         return env_settings, secrets, init_settings
+
+    @model_validator(mode="after")
+    def _handoff_fits(self) -> Settings:
+        config = self.handoff
+        if config.enabled and not config.crm:
+            raise ValueError("handoff.crm: hand-offs are enabled but no CRM connector is named")
+        if config.enabled and config.crm not in self.connectors:
+            raise ValueError(
+                f"handoff.crm: {config.crm!r} is not a configured connector "
+                f"(add [connectors.{config.crm}])"
+            )
+        if self.sla.default_team not in self.sla.teams:
+            raise ValueError(
+                f"sla.default_team: {self.sla.default_team!r} has no "
+                f"[sla.teams.{self.sla.default_team}]"
+            )
+        for owner in config.owners:
+            if owner.team is not None and owner.team not in self.sla.teams:
+                raise ValueError(
+                    f"handoff.owners: owner {owner.id} is in team {owner.team!r}, which has no "
+                    f"[sla.teams.{owner.team}] (teams: {', '.join(sorted(self.sla.teams))})"
+                )
+        ids = [o.id for o in config.owners]
+        if len(set(ids)) != len(ids):
+            raise ValueError("handoff.owners: an owner id is listed twice")
+        return self
 
     @field_validator("connectors")
     @classmethod

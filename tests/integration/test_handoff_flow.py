@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -57,16 +57,18 @@ def handoff_settings(hook_url: str) -> dict[str, Any]:
 
 
 @contextmanager
-def handoff_world(tmp_path: Path) -> Iterator[tuple[World, WebhookReceiver, list[datetime]]]:
+def handoff_world(tmp_path: Path) -> Iterator[tuple[World, WebhookReceiver, list[timedelta]]]:
     receiver = WebhookReceiver()
     with (
         SandboxServer(receiver.app()) as hooks,
         world(tmp_path, people=40, extra=handoff_settings(hooks.url)) as w,
     ):
-        # The store's clock is ours: the SLA clock must be tested across days without waiting.
-        clock = [datetime.now(w.store.now().tzinfo)]
-        w.store.now = lambda: clock[0]
-        yield w, receiver, clock
+        # The store's clock runs ahead by an offset we control: the SLA clock must be tested
+        # across days without waiting, and time still passes between cycles.
+        shift = [timedelta(0)]
+        real_now = w.store.now
+        w.store.now = lambda: real_now() + shift[0]
+        yield w, receiver, shift
 
 
 def shared_people(w: World) -> list[str]:
@@ -137,7 +139,18 @@ async def test_handoff_accept_reject_breach_and_won(tmp_path: Path) -> None:
             in_ma = w.ma.person_by_email(email)
             assert in_ma is not None
             assert in_ma["fields"]["smarketing_handoff_status"] == "handed_over"
-        assert {r.owner_id for r in rows.values()} == {"2", "3"}  # round robin
+        # A person a seller (not the integration user) owns in Pipedrive keeps that seller;
+        # the others go round robin through the configured owners.
+        assigned = []
+        for email, row in sorted(rows.items(), key=lambda item: item[1].id):
+            person = w.crm.person_by_email(email)
+            assert person is not None
+            if str(person.get("owner_id")) not in ("1", "None"):
+                assert (row.owner_source, row.owner_id) == ("crm", str(person["owner_id"]))
+            else:
+                assert row.owner_source == "assigned"
+                assigned.append(row.owner_id)
+        assert assigned == ["2", "3", "2"][: len(assigned)]
 
         # -- re-runs create nothing twice -----------------------------------------------
         await w.cycle()
@@ -173,7 +186,7 @@ async def test_handoff_accept_reject_breach_and_won(tmp_path: Path) -> None:
         assert receiver.received == []  # nothing is due yet
 
         # -- the untouched one breaches: one alert per target, once ----------------------
-        clock[0] = clock[0] + timedelta(days=4)  # whatever weekday: > 8 business hours later
+        clock[0] += timedelta(days=4)  # whatever weekday: > 8 business hours later
         await w.cycle()
         await w.cycle()
         alerts = receiver.bodies("/alerts")
@@ -191,7 +204,7 @@ async def test_handoff_accept_reject_breach_and_won(tmp_path: Path) -> None:
         assert not any(a["customer"]["email"] == rejected for a in alerts)
 
         # -- escalation after a further delay, also once -----------------------------------
-        clock[0] = clock[0] + timedelta(days=3)
+        clock[0] += timedelta(days=3)
         await w.cycle()
         await w.cycle()
         escalations = [b for b in receiver.bodies("/escalation") if b["clock"] == "decision"]
@@ -213,7 +226,7 @@ async def test_handoff_accept_reject_breach_and_won(tmp_path: Path) -> None:
         in_crm = w.crm.person_by_email(accepted)
         assert in_ma is not None and in_crm is not None
         assert in_ma["fields"]["smarketing_stage"] == "customer"
-        assert in_ma["fields"]["lifecyclestage"] == "customer"
+        assert in_ma["lifecycle"] == "customer"
         assert in_crm["fields"]["smarketing stage"] == "customer"
         assert in_ma["fields"]["smarketing_handoff_status"] == "converted"
 
@@ -231,15 +244,17 @@ async def test_handoffs_command_and_status(
         assert "handed_over" in out and "decision: due" in out
         assert main(["--config", str(config), "handoffs", "--breached"]) == 0
         assert "no hand-offs match" in capsys.readouterr().out
-        assert main(["--config", str(config), "handoffs", "--owner", "Riley Rep", "--json"]) == 0
+        assert main(["--config", str(config), "handoffs", "--owner", "Sam Seller", "--json"]) == 0
         listed = json.loads(capsys.readouterr().out)
-        assert [h["owner"]["id"] for h in listed] == ["3"]
+        sams = [v.key for v in load_views(w.store, w.settings) if v.owner_id == "2"]
+        assert sams  # the first round-robin pick, or the seeded persons' seller
+        assert [h["key"] for h in listed] == sams
         assert main(["--config", str(config), "status"]) == 0
         out = capsys.readouterr().out
         assert "SLA, hand-offs of the last 30 days: 2" in out
         assert "pending      2 not yet due" in out
 
-        clock[0] = clock[0] + timedelta(days=4)
+        clock[0] += timedelta(days=4)
         views = load_views(w.store, w.settings)
         assert len(views) == 2 and all(v.breached and v.decision.running for v in views)
         sla = compliance(w.store, w.settings)

@@ -22,6 +22,7 @@ from smarketing_sync import dlq
 from smarketing_sync.errors import AuthError, ConfigError, StoreError, SyncError
 from smarketing_sync.flow import push as push_stage
 from smarketing_sync.flow import score as score_stage
+from smarketing_sync.flow import sources, touches
 from smarketing_sync.flow.handoff import HandoffStats, build_stage
 from smarketing_sync.flow.pull import Progress, PullStats, pull_connector
 from smarketing_sync.flow.runtime import Runtime
@@ -280,7 +281,9 @@ class Syncer:
                         break
                     await self._guard(reports[name], self._pull_into(reports[name], full))
                 if held and not self.should_stop():
+                    self.facts_before_score()
                     self.score()
+                    self.facts_after_score()
                 crm = self._handoff_crm(held, reports)
                 if crm is not None and not self.should_stop():
                     await self._guard(reports[crm], self._handoffs_before_push(reports[crm]))
@@ -311,6 +314,26 @@ class Syncer:
                     budget.release()
                 self._release(name)
         return reports
+
+    def facts_before_score(self) -> None:
+        """Marketing touches from the MA tool's contact analytics (scored, and the KPIs'
+        attribution input)."""
+        try:
+            touches.derive_touches(self.store)
+        except StoreError as exc:  # touches catch up next cycle (they follow revisions)
+            log.error("touches.failed", error=str(exc))
+
+    def facts_after_score(self) -> None:
+        """Each new lead's source, fixed once at lead creation (KPIS §1.5)."""
+        capabilities = {name: rt.cls.capabilities for name, rt in self.runtimes.items()}
+        try:
+            sources.decide_sources(
+                self.store,
+                self.settings,
+                crm=sources.crm_connector(self.settings, capabilities),
+            )
+        except StoreError as exc:
+            log.error("sources.failed", error=str(exc))
 
     def score(self) -> score_stage.ScoreStats | None:
         """Rescore the customers the pulls touched and those due for decay (before pushes)."""

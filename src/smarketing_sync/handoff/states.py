@@ -69,6 +69,16 @@ def normalize_reason(reason: str | None, closed: Sequence[str]) -> str | None:
     return f"other: {text}"[:500]
 
 
+def _reason(raw: Sequence[Any], closed: Sequence[str]) -> str | None:
+    """The reason from a fact's values: those on the closed list when some are (a lead's
+    labels may be "Hot" and "No budget"), else all of them."""
+    listed = [normalize_reason(str(v), closed) for v in raw]
+    known = [r for r in listed if r is not None and not r.startswith("other: ")]
+    if known:
+        return ", ".join(known)
+    return normalize_reason(", ".join(map(str, raw)), closed) if raw else None
+
+
 def rule_matches(rule: StateRule, facts: Mapping[str, Any]) -> dict[str, list[Any]] | None:
     hits: dict[str, list[Any]] = {}
     for name, expected in rule.when.items():
@@ -99,7 +109,9 @@ def evaluate(
         reason: str | None = None
         if rule.reason is not None:
             raw = hits.get(rule.reason) or _values(facts.get(rule.reason))
-            reason = normalize_reason(", ".join(map(str, raw)) if raw else None, settings.reasons)
+            reason = _reason(raw, settings.reasons)
+            if rule.reason not in hits and raw:
+                source += f", {rule.reason}={'|'.join(map(str, raw))}"
         return Move(rule.state, source[:500], reason)
     return None
 

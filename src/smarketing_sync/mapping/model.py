@@ -29,6 +29,16 @@ CORE_CUSTOMER_FIELDS: frozenset[str] = frozenset(
         "lead_source",
         "owner",
         "opted_out",
+        # Where the person came from and how they converted (flow/sources.py, flow/touches.py):
+        # the origin's drill-down, when the tool created the record, the first tracked visit
+        # and the first and most recent conversion (event name and time).
+        "lead_source_detail",
+        "record_created_at",
+        "first_seen",
+        "first_conversion",
+        "first_conversion_at",
+        "recent_conversion",
+        "recent_conversion_at",
     }
 )
 
@@ -46,8 +56,25 @@ COMPUTED_FIELDS: frozenset[str] = frozenset(
     }
 )
 
+#: Activity types that are marketing touches (KPIS §1.7): page view, form submission, email
+#: click, ad click, event attended. Opens are not touches (mail-privacy proxies open mail).
+TOUCH_TYPES: frozenset[str] = frozenset(
+    {"page_view", "form_submission", "email_click", "ad_click", "event"}
+)
+
 ACTIVITY_FIELDS: frozenset[str] = frozenset(
-    {"subject", "body", "direction", "status", "duration_s", "owner", "campaign", "url"}
+    {
+        "subject",
+        "body",
+        "direction",
+        "status",
+        "duration_s",
+        "owner",
+        "campaign",
+        "channel",
+        "url",
+        "done",  # False for a planned call: not a touch yet (SLA first touch)
+    }
 )
 DEAL_FIELDS: frozenset[str] = frozenset(
     {

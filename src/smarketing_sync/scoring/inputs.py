@@ -47,6 +47,10 @@ def _epoch(column: sa.ColumnElement[Any], dialect: str) -> Any:
     return sa.extract("epoch", column)
 
 
+#: How "done": false reads back from the JSON column (SQLite gives 0, PostgreSQL 'false').
+PLANNED = frozenset({0, "0", "false", False})
+
+
 def load_inputs(conn: Connection, part: Sequence[int], dense: bool) -> dict[int, Inputs]:
     found: dict[int, Inputs] = {}
     rows = conn.execute(
@@ -56,10 +60,11 @@ def load_inputs(conn: Connection, part: Sequence[int], dense: bool) -> dict[int,
             _epoch(activities.c.occurred_at, conn.dialect.name),
             _raw(activities.c.updated_at),
             sa.type_coerce(activities.c.deleted, sa.Integer()),
+            activities.c.fields["done"].as_string(),
         ).where(in_chunk(activities.c.customer_id, part, dense))
     ).all()
     newest: dict[int, Any] = {}
-    for cid, activity_type, occurred_at, updated_at, deleted in rows:
+    for cid, activity_type, occurred_at, updated_at, deleted, done in rows:
         entry = found.get(cid)
         if entry is None:
             entry = found[cid] = Inputs([])
@@ -67,7 +72,9 @@ def load_inputs(conn: Connection, part: Sequence[int], dense: bool) -> dict[int,
         elif updated_at > newest[cid]:
             newest[cid] = updated_at
         entry.activity_count += 1
-        if not deleted:
+        # A planned call or meeting (done = false, e.g. the hand-off's follow-up task) has not
+        # happened: it is no engagement, whatever its due date.
+        if not deleted and done not in PLANNED:
             entry.activities.append((activity_type, float(occurred_at)))
     for cid, value in newest.items():
         found[cid].activity_newest = aware(value)

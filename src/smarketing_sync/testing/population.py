@@ -30,6 +30,47 @@ ACTIVITY_TYPES = ("meeting", "call", "note", "email")
 DEFAULT_NOW = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 
 
+#: HubSpot Original source values of marketing-originated people, with their weights.
+MARKETING_SOURCES = (
+    ("ORGANIC_SEARCH", 30),
+    ("PAID_SEARCH", 15),
+    ("PAID_SOCIAL", 10),
+    ("EMAIL_MARKETING", 10),
+    ("SOCIAL_MEDIA", 10),
+    ("REFERRALS", 10),
+    ("DIRECT_TRAFFIC", 10),
+    ("OTHER_CAMPAIGNS", 5),
+)
+CAMPAIGNS = ("C-WEB", "C-WEBINAR", "C-ADS")
+_CAMPAIGN_OF = {
+    "PAID_SEARCH": "C-ADS",
+    "PAID_SOCIAL": "C-ADS",
+    "EMAIL_MARKETING": "C-WEBINAR",
+    "OTHER_CAMPAIGNS": "C-WEBINAR",
+}
+#: Share of people that marketing brought in: among people in both tools, and among those only
+#: in the first (marketing) tool; people only in the second tool (the CRM) were created by sales.
+MARKETING_SHARE_SHARED = 0.7
+MARKETING_SHARE_FIRST_ONLY = 0.9
+
+
+@dataclass(frozen=True, slots=True)
+class SeedOrigin:
+    """Where a person came from, as a marketing tool's analytics and form tracking record it.
+
+    Sales-created people (and imports) are ``OFFLINE`` with no visit and no conversion.
+    """
+
+    source: str = "OFFLINE"  # HubSpot Original source, e.g. ORGANIC_SEARCH, PAID_SEARCH
+    campaign: str | None = None  # the source's drill-down: the campaign that brought them
+    first_visit: datetime | None = None
+    conversions: tuple[tuple[datetime, str], ...] = ()  # (when, event name), oldest first
+
+    @property
+    def marketing(self) -> bool:
+        return self.source != "OFFLINE"
+
+
 @dataclass(frozen=True, slots=True)
 class SeedPerson:
     key: int  # the real-world person; the same in every tool
@@ -43,6 +84,7 @@ class SeedPerson:
     city: str
     created_at: datetime
     updated_at: datetime
+    origin: SeedOrigin = SeedOrigin()
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +150,30 @@ def _phone(country: str, rng: random.Random) -> str:
     return phonenumbers.format_number(example, style)
 
 
+def _origin(
+    marketing_share: float, created: datetime, updated: datetime, rng: random.Random
+) -> SeedOrigin:
+    """A marketing-originated person visits first, converts on a form (which creates the
+    contact) and maybe converts again later; anyone else is OFFLINE without analytics."""
+    if rng.random() >= marketing_share:
+        return SeedOrigin()
+    names = [name for name, _ in MARKETING_SOURCES]
+    weights = [weight for _, weight in MARKETING_SOURCES]
+    source = rng.choices(names, weights)[0]
+    campaign = _CAMPAIGN_OF.get(source, "C-WEB")
+    conversions = [(created, campaign)]
+    span_days = (updated - created).total_seconds() / 86_400
+    if span_days > 1 and rng.random() < 0.5:
+        later = created + timedelta(days=rng.uniform(1, span_days))
+        conversions.append((later, rng.choice(CAMPAIGNS)))
+    return SeedOrigin(
+        source=source,
+        campaign=campaign,
+        first_visit=created - timedelta(days=rng.uniform(0.5, 45)),
+        conversions=tuple(conversions),
+    )
+
+
 def _vary(email: str, rng: random.Random) -> str:
     """Write the same address the way another tool or a person typing it would."""
     local, domain = email.split("@", 1)
@@ -147,6 +213,8 @@ class Population:
             raise ValueError("a population spans exactly two tools")
         first, second = tools[0], tools[1]
         rng = random.Random(seed)
+        # Its own stream, so that adding origins left every other generated value unchanged.
+        origin_rng = random.Random(seed * 7_919 + 1)
         fakers = {loc: Faker(loc) for loc in LOCALES}
         for i, fk in enumerate(fakers.values()):
             fk.seed_instance(seed * 100 + i)
@@ -183,6 +251,16 @@ class Population:
                 city=fk.city(),
                 created_at=created,
                 updated_at=updated,
+                origin=_origin(
+                    MARKETING_SHARE_SHARED
+                    if key < shared
+                    else MARKETING_SHARE_FIRST_ONLY
+                    if key < n_per_tool
+                    else 0.0,
+                    created,
+                    updated,
+                    origin_rng,
+                ),
             )
             if key < shared:
                 homes = [(first, person), (second, replace(person, email=_vary(email, rng)))]

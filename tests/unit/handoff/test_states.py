@@ -61,3 +61,22 @@ def test_normalize_reason() -> None:
     assert normalize_reason("  not NOW ", ["Not now"]) == "Not now"
     assert normalize_reason("", ["Not now"]) is None
     assert normalize_reason("anything", []) == "anything"
+
+
+def test_reason_picks_the_labels_on_the_closed_list() -> None:
+    config = HandoffSettings.model_validate(
+        {
+            "enabled": True,
+            "crm": "pipedrive",
+            "reasons": ["No budget"],
+            "states": [
+                {"state": "rejected", "when": {"lead.archived": True}, "reason": "lead.label"}
+            ],
+        }
+    )
+    facts = {"lead.archived": True, "lead.label": ["Hot", "No budget"]}
+    move = evaluate(config, config.states, "handed_over", facts, "pd")
+    assert move is not None and move.reason == "No budget"
+    facts = {"lead.archived": True, "lead.label": ["Hot"]}
+    move = evaluate(config, config.states, "handed_over", facts, "pd")
+    assert move is not None and move.reason == "other: Hot"
