@@ -48,7 +48,7 @@ def _epoch(column: sa.ColumnElement[Any], dialect: str) -> Any:
 
 
 #: How "done": false reads back from the JSON column (SQLite gives 0, PostgreSQL 'false').
-PLANNED = frozenset({0, "0", "false", False})
+PLANNED = frozenset({0, "0", "false"})  # 0 == False covers a bool too
 
 
 def load_inputs(conn: Connection, part: Sequence[int], dense: bool) -> dict[int, Inputs]:
