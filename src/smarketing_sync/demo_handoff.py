@@ -116,8 +116,13 @@ async def handoff_story(
         out.say(
             f"  {email}: hand-off {after[email].state}"
             + (f" ({after[email].reason})" if after[email].reason else "")
-            + f"; HubSpot shows status {fields.get('smarketing_handoff_status')!r}, reason "
-            f"{fields.get('smarketing_handoff_reason')!r}, stage {fields.get('smarketing_stage')!r}"
+            + f"; HubSpot shows status {fields.get('smarketing_handoff_status')!r}"
+            + (
+                f", reason {fields['smarketing_handoff_reason']!r}"
+                if fields.get("smarketing_handoff_reason")
+                else ""
+            )
+            + f", stage {fields.get('smarketing_stage')!r}"
         )
     out.say("  => marketing sees why sales said no, and nurtures the recycled lead.")
 
