@@ -278,6 +278,7 @@ class HubSpotSandbox(HandoffViews):
         view: dict[str, Any] = {"id": str(obj.id)}
         view.update({neutral: props.get(name) for neutral, name in NEUTRAL.items()})
         view["updated_at"] = _datetime(obj.modified_ms)
+        view["owner_id"] = props.get("hubspot_owner_id")
         view["fields"] = {
             name: value
             for name, value in props.items()
