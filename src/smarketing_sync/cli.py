@@ -230,11 +230,53 @@ def _check(settings: Settings, *, live: bool, where: str) -> int:
         print(f"ok   scoring: {model.path} (model {model.version})")
     except ConfigError as exc:
         problems.append(str(exc))
+    problems.extend(_check_handoff(settings, built, where))
     if live and built:
         problems.extend(asyncio.run(_live_checks(settings, built)))
     for problem in problems:
         print(f"FAIL {problem}", file=sys.stderr)
     return 2 if problems else 0
+
+
+def _check_handoff(settings: Settings, built: dict[str, Any], where: str) -> list[str]:
+    """Hand-off settings that only make sense with the connectors: capability, calendars."""
+    from smarketing_sync.errors import ConfigError as CalendarError
+    from smarketing_sync.handoff.calendar import BusinessCalendar
+    from smarketing_sync.handoff.context import default_rules
+    from smarketing_sync.sdk.declarations import Capability
+
+    problems: list[str] = []
+    for name, team in settings.sla.teams.items():
+        try:
+            BusinessCalendar.from_settings(team, where=f"sla.teams.{name}")
+        except CalendarError as exc:
+            problems.append(f"{where} {exc}")
+    config = settings.handoff
+    if not config.enabled:
+        return problems
+    crm = built.get(config.crm or "")
+    if crm is None:
+        return problems  # the connector's own problem is reported already
+    if Capability.HANDOFF not in crm.cls.capabilities:
+        problems.append(
+            f"{where} [handoff] crm: connector {crm.name!r} cannot create hand-offs "
+            f"(no {Capability.HANDOFF.value} capability); pick a CRM connector that has it"
+        )
+        return problems
+    if not config.states and not default_rules(crm):
+        problems.append(
+            f"{where} [handoff]: {crm.name!r} declares no default hand-off rules; add "
+            "[[handoff.states]] rules, or hand-offs never leave 'handed_over'"
+        )
+    if not config.owners:
+        print("warn handoff: no [[handoff.owners]]: hand-offs keep the CRM's owner or none")
+    if not settings.sla.alerts.targets:
+        print("warn sla: no [sla.alerts] targets: breaches are counted but nobody is told")
+    print(
+        f"ok   handoff: {config.object} in {crm.name}, {len(config.owners)} owners, "
+        f"{len(settings.sla.teams)} SLA calendar(s)"
+    )
+    return problems
 
 
 async def _live_checks(settings: Settings, built: dict[str, Any]) -> list[str]:

@@ -85,3 +85,30 @@ def test_defaults_without_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.chdir(tmp_path)
     settings = load_settings(None)
     assert settings.store_url.endswith("data/smarketing.db")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[handoff]\nenabled = true\n", "no CRM connector is named"),
+        ('[handoff]\nenabled = true\ncrm = "salesforce"\n', "'salesforce' is not a configured"),
+        (
+            '[connectors.pipedrive]\ncompany_domain = "a"\n[handoff]\ncrm = "pipedrive"\n'
+            '[[handoff.owners]]\nid = "2"\nteam = "emea"\n',
+            "team 'emea', which has no [sla.teams.emea]",
+        ),
+        ('[sla.teams.sales]\ntimezone = "Europe/Berlín"\n', "unknown time zone"),
+        ('[sla.teams.sales]\nopens = "09:00:00"\nclosez = "17:00:00"\n', "closez"),
+        ('[[handoff.owners]]\nid = 7\n[[handoff.owners]]\nid = "7"\n', "listed twice"),
+    ],
+)
+def test_handoff_and_sla_mistakes_are_named(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, text))
+    assert message in str(caught.value)
+
+
+def test_the_example_config_is_valid() -> None:
+    settings = load_settings(Path(__file__).resolve().parents[2] / "config.example.toml")
+    assert settings.handoff.owners[0].id == "2"
+    assert settings.sla.team(None).timezone == "Europe/Berlin"
