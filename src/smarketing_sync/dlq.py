@@ -39,7 +39,7 @@ from smarketing_sync.mapping.apply import map_record
 from smarketing_sync.mapping.model import MappingFailure
 from smarketing_sync.settings import DlqSettings, Settings
 from smarketing_sync.store.db import Store
-from smarketing_sync.store.schema import customers, dead_letters, outbox, source_records
+from smarketing_sync.store.schema import customers, dead_letters, handoffs, outbox, source_records
 
 log = structlog.get_logger("smarketing_sync.dlq")
 
@@ -258,6 +258,25 @@ def _retry_push(store: Store, letter: Mapping[str, Any], report: RetryReport) ->
         report.requeued += 1
 
 
+def _retry_handoff(store: Store, letter: Mapping[str, Any], report: RetryReport) -> None:
+    """Creating a hand-off in the CRM goes again with the next cycle. The attempt count is kept,
+    so the connector looks up what an earlier attempt may have created first."""
+    with store.begin() as conn:
+        now = store.now()
+        updated = conn.execute(
+            handoffs.update()
+            .where(handoffs.c.key == letter["external_id"], handoffs.c.create_status == "dead")
+            .values(create_status="pending", next_attempt_at=now, updated_at=now)
+        ).rowcount
+        if not updated:
+            report.skipped.append(
+                f"#{letter['id']}: hand-off {letter['external_id']!r} is not waiting for a retry"
+            )
+            return
+        _resolve(conn, letter["id"], "requeued", now)
+        report.requeued += 1
+
+
 def retry(
     store: Store,
     runtimes: Mapping[str, Runtime],
@@ -275,6 +294,8 @@ def retry(
         rt = runtimes.get(letter["connector"])
         if letter["stage"] == "push":
             _retry_push(store, letter, report)
+        elif letter["stage"] == "handoff":
+            _retry_handoff(store, letter, report)
         elif letter["stage"] == "map" and rt is not None:
             _retry_map(store, rt, letter, survivorship, default_region, report)
         else:

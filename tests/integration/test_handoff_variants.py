@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from smarketing_sync import TransientError, registry
+from smarketing_sync import TransientError, dlq, registry
 from smarketing_sync.flow.cycle import Syncer
 from smarketing_sync.flow.runtime import build_runtime
+from smarketing_sync.flow.survivorship import Survivorship
 from smarketing_sync.settings import Settings
 from smarketing_sync.store.db import Store
 from smarketing_sync.store.schema import customers, handoffs
@@ -153,3 +154,29 @@ async def test_hubspot_as_the_crm(tmp_path: Path) -> None:
         contact = sandbox.person_by_email(rejected)
         assert contact["fields"]["smarketing_handoff_status"] == "recycled"
         assert contact["fields"]["smarketing_handoff_reason"] == "UNQUALIFIED"
+
+
+async def test_a_refused_handoff_is_dead_lettered_and_retried_by_hand(tmp_path: Path) -> None:
+    with world(tmp_path, people=40, extra=handoff_settings("http://127.0.0.1:9")) as w:
+        w.crm.inject("POST", "/api/v1/leads", 400)  # type: ignore[attr-defined]
+        await make_mqls(w, 1)
+        with w.store.read() as conn:
+            row = conn.execute(sa.select(handoffs)).one()
+        assert row.create_status == "dead", row.last_error
+        letters = dlq.list_letters(w.store, connector="pipedrive")
+        assert [(letter["stage"], letter["external_id"]) for letter in letters] == [
+            ("handoff", row.key)
+        ]
+        assert "creating the hand-off in pipedrive failed" in letters[0]["reason"]
+        assert w.crm.leads() == []  # type: ignore[attr-defined]
+
+        report = dlq.retry(
+            w.store, w.runtimes, letters, survivorship=Survivorship(w.settings.resolve)
+        )
+        assert report.requeued == 1
+        await w.cycle()
+        with w.store.read() as conn:
+            row = conn.execute(sa.select(handoffs)).one()
+        assert row.create_status == "done"
+        assert len(w.crm.leads()) == 1  # type: ignore[attr-defined]
+        assert dlq.list_letters(w.store, connector="pipedrive") == []
