@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 import httpx
 import sqlalchemy as sa
@@ -69,6 +70,7 @@ class BreachInfo:
     crm: str
     crm_object_id: str | None
     state: str = "handed_over"
+    timezone: str = "UTC"  # the team's zone: chat text shows the seller's local times
 
 
 @dataclass
@@ -98,8 +100,8 @@ def _iso(at: datetime) -> str:
     return at.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def _readable(at: datetime) -> str:
-    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+def _readable(at: datetime, zone: str = "UTC") -> str:
+    return at.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M %Z")
 
 
 def _chat_text(info: BreachInfo) -> str:
@@ -114,8 +116,9 @@ def _chat_text(info: BreachInfo) -> str:
     where = f"{info.crm} {info.crm_object_id}" if info.crm_object_id else info.crm
     return (
         f"{headline}\n"
-        f"Lead {who}, handed to {owner} (team {info.team}) on {_readable(info.handed_over_at)}, "
-        f"due {_readable(info.due_at)}.\n"
+        f"Lead {who}, handed to {owner} (team {info.team}) on "
+        f"{_readable(info.handed_over_at, info.timezone)}, "
+        f"due {_readable(info.due_at, info.timezone)}.\n"
         f"{where} · hand-off {info.key}"
     )
 

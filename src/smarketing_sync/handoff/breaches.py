@@ -69,6 +69,7 @@ def check_sla(ctx: Context) -> int:
                         crm=row.crm,
                         crm_object_id=row.crm_object_id,
                         state=row.state,
+                        timezone=ctx.sla.team(row.team).timezone,
                     )
                     added = alert_queue.queue_alerts(conn, info, targets, now)
                     if added and level == "breach":
