@@ -1,0 +1,1 @@
+"""KPI families as pure functions over the report facts (docs/kpis.md)."""
