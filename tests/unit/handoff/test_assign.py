@@ -101,9 +101,7 @@ def test_nobody_free_leaves_it_unassigned_with_the_reason() -> None:
         today=TODAY,
     )
     assert result.owner_id == "12"  # Ben has no cap
-    capped = config(
-        owners=[{"id": "11", "pools": ["dach", "default"], "cap": 1}], territories=[]
-    )
+    capped = config(owners=[{"id": "11", "pools": ["dach", "default"], "cap": 1}], territories=[])
     none = assign(capped, {}, crm_owner=None, open_counts={"11": 1}, pointers={}, today=TODAY)
     assert none.owner_id is None and "cap" in none.why
 
