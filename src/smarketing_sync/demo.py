@@ -18,6 +18,7 @@ from typing import Any
 
 from smarketing_sync import registry
 from smarketing_sync.demo_handoff import handoff_settings, handoff_story, sla_settings
+from smarketing_sync.demo_report import report_settings, report_story
 from smarketing_sync.flow.cycle import ConnectorReport, Syncer
 from smarketing_sync.flow.runtime import Runtime, build_runtime
 from smarketing_sync.sdk.http import HttpSettings
@@ -65,6 +66,7 @@ def _settings(data_dir: Path, hook_url: str) -> Settings:
     return Settings(
         data_dir=data_dir,
         handoff=handoff_settings(),
+        report=report_settings(data_dir),
         sla=sla_settings(hook_url),
         mappings_dir=Path("mappings"),
         connectors={MARKETING: {"enabled": True}, CRM: {"enabled": True}},
@@ -173,6 +175,7 @@ async def _story(
     mqls = await _scoring_story(world, syncer, out)
     if mqls:
         await handoff_story(world, syncer, out, mqls, receiver, _summary)
+    report_story(world, out, world.settings.data_dir)
     if serve:
         return await _serve(world, out)
     return 0

@@ -162,3 +162,28 @@ def test_the_page_prints_on_a4(chromium: str, page: Path, tmp_path: Path) -> Non
     assert 1 <= len(boxes) <= 8, f"{len(boxes)} pages"
     for width, height in boxes:  # A4 is 595 × 842 points
         assert abs(float(width) - 595) < 2 and abs(float(height) - 842) < 2
+
+
+def test_the_hand_computed_report_reads_right_in_the_browser(chromium: str, tmp_path: Path) -> None:
+    """The KPI code's own report of the hand-computed fixture (tests/unit/report), rendered
+    and read back from Chromium's DOM: the page shows the hand-computed headline numbers."""
+    from smarketing_sync.report.build import build_report
+    from smarketing_sync.report.facts import facts_from_file
+    from smarketing_sync.report.kpis.months import months_between
+    from smarketing_sync.report.options import ReportOptions, settings_from_config
+
+    facts = facts_from_file(ROOT / "tests" / "unit" / "report" / "fixture_handcomputed.json")
+    report_settings, sla = settings_from_config(facts.config)
+    span = facts.config["range"]
+    options = ReportOptions.from_settings(
+        report_settings, sla, months=months_between(span["from"], span["to"]), as_of=facts.as_of
+    )
+    report = build_report(facts, options)
+    page = tmp_path / "fixture.html"
+    page.write_text(render(report, "html"), encoding="utf-8")
+    parser = _Figures()
+    parser.feed(_run(chromium, tmp_path / "profile", "--dump-dom", page.as_uri()))
+    assert parser.values["handoffs"] == "10"  # 5 + 2 + 3 hand-offs (test_fixture.py)
+    assert "36,500" in parser.values["won_revenue_total"]  # 12,500 + 1,500 + 22,500
+    headline = report.section("headline").figures
+    assert parser.values == {figure.key: figure.display for figure in headline}

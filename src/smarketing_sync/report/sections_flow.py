@@ -137,7 +137,8 @@ def funnel(view: View) -> Section:
                     source,
                     step,
                     n,
-                    show.percent(n / previous if previous else None),
+                    # more people here than a step before: they entered here (skipped it)
+                    show.percent(n / previous if previous and n <= previous else None),
                     show.percent(n / first if first else None),
                 ]
             )
@@ -151,7 +152,12 @@ def funnel(view: View) -> Section:
                 "Funnel (to date)",
                 ["source", "step", "people", "next-step", "cumulative"],
                 rows,
-                notes=["sales-generated leads enter at SQL: no MQL or SAL step"],
+                notes=[
+                    "sales-generated leads enter at SQL: no MQL or SAL step",
+                    "next-step is blank where more people are at a step than at the one before: "
+                    "they entered there without it (e.g. a lead status made them SQL without a "
+                    "hand-off)",
+                ],
             )
         ],
         charts=[FunnelChart("funnel", "Lead cohort funnel by source", series)],

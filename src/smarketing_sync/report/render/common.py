@@ -142,6 +142,14 @@ def ratio_text(numerator: float, denominator: float) -> str:
     return f"{numerator / denominator * 100:.1f} %"
 
 
+def step_ratio_text(count: float, previous: float) -> str:
+    """Next-step conversion; "—" where more people are at this step than at the one before
+    (they entered here, skipping a step), as a rate above 100 % would mean nothing."""
+    if count > previous:
+        return "—"
+    return ratio_text(count, previous)
+
+
 @dataclass(slots=True)
 class ChartTable:
     """A chart's numbers as a plain table: the text alternative and the terminal form."""
@@ -157,7 +165,7 @@ def chart_table(chart: Chart, currency: str) -> ChartTable:
             first = steps[0][1] if steps else 0
             previous: int | None = None
             for step, count in steps:
-                next_step = "" if previous is None else ratio_text(count, previous)
+                next_step = "" if previous is None else step_ratio_text(count, previous)
                 cumulative = "" if previous is None else ratio_text(count, first)
                 rows.append([series, step, f"{count:,}", next_step, cumulative])
                 previous = count

@@ -16,7 +16,12 @@ from collections.abc import Callable, Iterable, Mapping
 from html import escape
 
 from smarketing_sync.report.model import FunnelChart, TrendChart
-from smarketing_sync.report.render.common import format_number, ratio_text, value_at
+from smarketing_sync.report.render.common import (
+    format_number,
+    ratio_text,
+    step_ratio_text,
+    value_at,
+)
 
 WIDTH = 960
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#6B6B6B", "#000000")
@@ -92,7 +97,7 @@ def funnel_svg(chart: FunnelChart, element_id: str) -> str:
 
 
 def _conversion(count: int, previous: int, first: int) -> str:
-    return f"{ratio_text(count, previous)} · cum. {ratio_text(count, first)}"
+    return f"{step_ratio_text(count, previous)} · cum. {ratio_text(count, first)}"
 
 
 def trend_svg(chart: TrendChart, currency: str, element_id: str) -> str:

@@ -21,6 +21,7 @@ from smarketing_sync.report.render.common import (
     numeric_columns,
     ordered_sections,
     ratio_text,
+    step_ratio_text,
 )
 
 WIDTH = 100
@@ -156,7 +157,7 @@ def _funnel(out: _Lines, chart: FunnelChart) -> None:
                 step,
                 bar,
                 f"{count:,}",
-                "" if previous is None else ratio_text(count, previous),
+                "" if previous is None else step_ratio_text(count, previous),
                 "" if previous is None else ratio_text(count, top),
             ]
             for line in _row_lines(cells, widths, right):
