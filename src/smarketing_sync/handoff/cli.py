@@ -19,6 +19,8 @@ def _local(view: HandoffView, settings: Settings, value: Any) -> str:
 
 
 def _clock_text(clock: Clock, settings: Settings, view: HandoffView) -> str:
+    if clock.closed_without:
+        return "missed (closed without it)"
     if clock.stopped_at is not None:
         mark = "LATE" if clock.breached else "met"
         return f"{mark} {clock.used_bh:.1f} bh"

@@ -29,6 +29,9 @@ class Clock:
     used_bh: float  # business hours from the hand-off to the stop (or now)
     breached: bool
     evaluable: bool
+    #: the hand-off closed (converted, recycled) before this clock's event ever happened: the
+    #: clock stops there and counts as missed, but it is no open breach (docs/kpis.md)
+    closed_without: bool = False
 
     @property
     def running(self) -> bool:
@@ -65,6 +68,7 @@ class HandoffView:
                 "stopped_at": c.stopped_at.isoformat() if c.stopped_at else None,
                 "business_hours": round(c.used_bh, 2),
                 "breached": c.breached,
+                "closed_without": c.closed_without,
             }
 
         return {
@@ -85,8 +89,15 @@ class HandoffView:
 
 
 def _clock(
-    calendar: BusinessCalendar, start: datetime, due: datetime, stop: datetime | None, now: datetime
+    calendar: BusinessCalendar,
+    start: datetime,
+    due: datetime,
+    stop: datetime | None,
+    now: datetime,
+    closed_at: datetime | None = None,
 ) -> Clock:
+    if stop is None and closed_at is not None:
+        return Clock(due, closed_at, calendar.diff(start, closed_at), True, True, True)
     end = stop or now
     return Clock(
         due_at=due,
@@ -131,6 +142,7 @@ def load_views(
                 calendars[team] = BusinessCalendar.from_settings(settings.sla.team(team))
             calendar = calendars[team]
             decided = row.decided_at or row.outcome_at
+            closed = row.outcome_at if row.state in ("converted", "recycled") else None
             views.append(
                 HandoffView(
                     id=row.id,
@@ -148,7 +160,12 @@ def load_views(
                         calendar, row.handed_over_at, row.decision_due_at, decided, now
                     ),
                     touch=_clock(
-                        calendar, row.handed_over_at, row.touch_due_at, row.first_touch_at, now
+                        calendar,
+                        row.handed_over_at,
+                        row.touch_due_at,
+                        row.first_touch_at,
+                        now,
+                        closed,
                     ),
                     create_status=row.create_status,
                     crm_object_id=row.crm_object_id,
