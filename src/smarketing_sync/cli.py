@@ -95,6 +95,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--explain", metavar="KPI", help="list the people/deals behind a KPI")
     report.add_argument("--month", metavar="YYYY-MM", help="with --explain: one month")
+    report.add_argument(
+        "--facts",
+        type=Path,
+        metavar="FILE",
+        help="read the facts from this JSON file instead of the store (docs/kpis.md)",
+    )
 
     demo = sub.add_parser("demo", help="offline demo: sandboxes on loopback, no accounts needed")
     demo.add_argument("--once", action="store_true", help="end after one full cycle")
@@ -161,8 +167,10 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return run_handoffs(settings, _open_store(settings), args)
     if args.command == "report":
-        from smarketing_sync.report.cli import run_report
+        from smarketing_sync.report.cli import run_report, run_report_on_file
 
+        if args.facts is not None:
+            return run_report_on_file(settings, args)
         return run_report(settings, _open_store(settings), args)
     if args.command == "dlq":
         from smarketing_sync.dlq import run_dlq

@@ -12,9 +12,9 @@ from smarketing_sync.errors import ConfigError
 from smarketing_sync.report.build import build_report
 from smarketing_sync.report.costs import refresh_costs
 from smarketing_sync.report.explain import explain
-from smarketing_sync.report.facts import load_facts
+from smarketing_sync.report.facts import Facts, facts_from_file, load_facts
 from smarketing_sync.report.kpis.months import default_range, months_between, parse_month
-from smarketing_sync.report.options import ReportOptions
+from smarketing_sync.report.options import ReportOptions, settings_from_config
 from smarketing_sync.report.render import render
 from smarketing_sync.settings import Settings
 from smarketing_sync.store.db import Store
@@ -64,15 +64,37 @@ def options_from_args(settings: Settings, args: argparse.Namespace) -> ReportOpt
     )
 
 
+def run_report_on_file(settings: Settings, args: argparse.Namespace) -> int:
+    """``report --facts FILE``: the same report from a facts file (an independent fixture, a
+    snapshot); the file's ``config`` (range, report, sla) wins over config.toml, flags over
+    both, and its ``as_of`` is the default."""
+    facts = facts_from_file(args.facts)
+    config = facts.config
+    if "report" in config or "sla" in config:
+        report_settings, sla = settings_from_config(config)
+        settings = settings.model_copy(update={"report": report_settings, "sla": sla})
+    span = config.get("range") or {}
+    if args.from_month is None and args.to_month is None and span:
+        args.from_month, args.to_month = span.get("from"), span.get("to")
+    if args.as_of is None:
+        args.as_of = facts.as_of.isoformat()
+    options = options_from_args(settings, args)
+    return _render(facts, options, args)
+
+
 def run_report(settings: Settings, store: Store, args: argparse.Namespace) -> int:
     options = options_from_args(settings, args)
+    if settings.report.costs_file is not None:
+        refresh_costs(store, settings.report)
+    facts = load_facts(store, options.as_of, sla_touch_types=settings.sla.touch_types)
+    return _render(facts, options, args)
+
+
+def _render(facts: Facts, options: ReportOptions, args: argparse.Namespace) -> int:
     if args.month is not None:
         parse_month(args.month, what="--month")
         if not args.explain:
             raise ConfigError("--month only works with --explain KPI")
-    if settings.report.costs_file is not None:
-        refresh_costs(store, settings.report)
-    facts = load_facts(store, options.as_of, sla_touch_types=settings.sla.touch_types)
     if args.explain:
         report = explain(facts, options, args.explain, args.month)
     else:
