@@ -281,3 +281,14 @@ def test_crm_connector_prefers_configuration_then_the_one_with_deals() -> None:
 def test_a_value_on_both_sides_is_refused() -> None:
     with pytest.raises(ValueError, match="both marketing and sales: offline"):
         Settings(sources={"marketing": ["OFFLINE"], "sales": ["offline"]})
+
+
+def test_lead_creation_is_the_tools_creation_for_people_older_than_the_daemon(
+    store: Store, settings: Settings
+) -> None:
+    old = person(store, created={"pipedrive": T0 - 40 * DAY, "hubspot": T0 - 10 * DAY})
+    new = person(store, created={"hubspot": T0 + DAY})  # created after we first scored it
+    decide_sources(store, settings)
+    rows = sources(store)
+    assert rows[old]["lead_at"] == T0 - 40 * DAY
+    assert rows[new]["lead_at"] == T0

@@ -1,7 +1,9 @@
 """Sources: whether each person is a marketing- or a sales-generated lead, decided once.
 
-A person gets a ``person_sources`` row as soon as they have a lifecycle stage (the first
-``stage_history`` entry is the lead's creation, ``lead_at``), and the row is never rewritten: a
+A person gets a ``person_sources`` row as soon as they have a lifecycle stage, and the row is
+never rewritten. ``lead_at`` is the lead's creation: the earlier of the first ``stage_history``
+entry and the creation time any tool reports (``record_created_at``), so people who existed
+before the daemon are not all dated to its first run. Never rewritten means: a
 later rep call does not make a marketing lead a sales lead, and a later webinar does not make a
 sales lead a marketing one (KPIS §1.5). The rules, first match wins:
 
@@ -211,7 +213,9 @@ def _decide_chunk(
                 "source": decision.source,
                 "detail": decision.detail,
                 "rule": decision.rule,
-                "lead_at": fact.lead_at,
+                # A person who existed before the daemon first saw them was a lead since the
+                # tools created them, not since our first scoring: KPIs date them by that.
+                "lead_at": min([fact.lead_at, *fact.created.values()]),
                 "first_seen": parse_time(fact.golden.get("first_seen")),
                 "decided_at": now,
             }
