@@ -52,12 +52,18 @@ def write_store(path: Path, raw: dict[str, Any], options: ReportOptions) -> Stor
     activity_rows: list[dict[str, Any]] = []
 
     def activity(
-        pid: int, at: datetime, kind: str, fields: dict[str, Any], deleted: bool = False
+        pid: int,
+        at: datetime,
+        kind: str,
+        fields: dict[str, Any],
+        deleted: bool = False,
+        connector: str = "hubspot",
+        external_id: str | None = None,
     ) -> None:
         activity_rows.append(
             {
-                "connector": "hubspot",
-                "external_id": f"a{len(activity_rows)}",
+                "connector": connector,
+                "external_id": external_id or f"a{len(activity_rows)}",
                 "customer_id": pid,
                 "contact_ids": [],
                 "type": kind,
@@ -129,6 +135,7 @@ def write_store(path: Path, raw: dict[str, Any], options: ReportOptions) -> Stor
                     score=60,
                     model_version=h["model_version"],
                     crm_object="lead",
+                    crm_task_id=f"task{h['id']}",
                     create_status="done",
                     next_attempt_at=NOW,
                     facts={},
@@ -150,10 +157,18 @@ def write_store(path: Path, raw: dict[str, Any], options: ReportOptions) -> Stor
             if h["first_touch_at"]:
                 touch = _at(h["first_touch_at"])
                 assert touch is not None
-                activity(h["person"], touch, "call", {"owner": h["owner"]})
+                owner, crm = {"owner": h["owner"]}, "pipedrive"
+                activity(h["person"], touch, "call", owner, connector=crm)
                 # later calls by the owner and earlier ones by someone else do not count
-                activity(h["person"], touch.replace(minute=59), "call", {"owner": h["owner"]})
-                activity(h["person"], handed, "call", {"owner": "someone-else"})
+                activity(h["person"], touch.replace(minute=59), "call", owner, connector=crm)
+                activity(h["person"], handed, "call", {"owner": "someone-else"}, connector=crm)
+                # nor the follow-up task the hand-off created, a call still planned, or a
+                # call logged in the marketing tool
+                activity(
+                    h["person"], handed, "call", owner, connector=crm, external_id=f"task{h['id']}"
+                )
+                activity(h["person"], handed, "call", {**owner, "done": False}, connector=crm)
+                activity(h["person"], handed, "call", owner)
         for d in raw["deals"]:
             conn.execute(
                 deals.insert().values(

@@ -204,9 +204,11 @@ def _apply_events(
 def _first_owner_touches(
     conn: sa.Connection, as_of: datetime, touch_types: Sequence[str]
 ) -> list[tuple[int, datetime]]:
-    """First call/email/meeting by the hand-off's owner after the hand-off, up to ``as_of``."""
+    """First call/email/meeting by the hand-off's owner after the hand-off, up to ``as_of``:
+    done activities in the CRM, not the follow-up task the hand-off created (a reminder)."""
     a, h = activities.c, handoffs.c
     owner = a.fields["owner"].as_string()
+    done = a.fields["done"].as_boolean()
     query = (
         sa.select(h.id, sa.func.min(a.occurred_at, type_=TS))
         .select_from(handoffs.join(activities, a.customer_id == h.customer_id))
@@ -218,6 +220,9 @@ def _first_owner_touches(
             a.occurred_at >= h.handed_over_at,
             a.occurred_at <= as_of,
             owner == h.owner_id,
+            a.connector == h.crm,
+            sa.or_(h.crm_task_id.is_(None), a.external_id != h.crm_task_id),
+            sa.or_(done.is_(None), done == sa.true()),
         )
         .group_by(h.id)
     )
