@@ -45,8 +45,12 @@ def _options(facts: Facts) -> ReportOptions:
 
 
 def write_store(path: Path, raw: dict[str, Any], options: ReportOptions) -> Store:
-    """What the daemon would have stored for the fixture's story."""
-    store = Store.open(f"sqlite:///{path}", now=lambda: NOW)
+    """What the daemon would have stored for the fixture's story, in a SQLite file."""
+    return fill_store(Store.open(f"sqlite:///{path}", now=lambda: NOW), raw, options)
+
+
+def fill_store(store: Store, raw: dict[str, Any], options: ReportOptions) -> Store:
+    """Writes the fixture's story into ``store`` (any dialect: tests/postgres reuses it)."""
     team = options.sla.team(None)
     calendar = BusinessCalendar.from_settings(team)
     activity_rows: list[dict[str, Any]] = []

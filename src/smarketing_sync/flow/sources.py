@@ -273,10 +273,12 @@ def _insert_new(conn: Connection, rows: list[dict[str, Any]]) -> int:
     if not rows:
         return 0
     dialect = conn.dialect.name
-    if dialect == "sqlite":
-        result = conn.execute(sqlite.insert(person_sources).on_conflict_do_nothing(), rows)
-    elif dialect == "postgresql":
-        result = conn.execute(postgresql.insert(person_sources).on_conflict_do_nothing(), rows)
+    if dialect in ("sqlite", "postgresql"):
+        insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
+        # Counted by RETURNING: an executemany's rowcount is -1 on psycopg (PostgreSQL), which
+        # made every decision look like a concurrent one's (decided = 0).
+        query = insert(person_sources).on_conflict_do_nothing()
+        return len(conn.execute(query.returning(person_sources.c.customer_id), rows).all())
     else:
         taken = set(
             conn.execute(

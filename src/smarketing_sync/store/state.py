@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from smarketing_sync.store.schema import cursors, dead_letters, locks, meta, runs
@@ -150,17 +151,34 @@ def dead_letter_counts(conn: Connection) -> dict[str, int]:
 
 def try_lease(conn: Connection, name: str, holder: str, ttl: timedelta, now: datetime) -> bool:
     """Take or renew the lease ``name``; False while another holder's lease is unexpired."""
-    row = conn.execute(
-        sa.select(locks.c.holder, locks.c.expires_at).where(locks.c.name == name)
-    ).first()
-    if row is None:
-        conn.execute(locks.insert().values(name=name, holder=holder, expires_at=now + ttl))
+    # The condition lives in the UPDATE itself: on PostgreSQL (READ COMMITTED) a read followed
+    # by a write let two replicas both see an expired lease and both take it; a waiting UPDATE
+    # re-checks its WHERE against the winner's row instead. (SQLite's BEGIN IMMEDIATE
+    # serializes the transactions anyway.)
+    taken = conn.execute(
+        locks.update()
+        .where(locks.c.name == name, sa.or_(locks.c.holder == holder, locks.c.expires_at <= now))
+        .values(holder=holder, expires_at=now + ttl)
+    ).rowcount
+    if taken == 1:
         return True
-    if row.holder != holder and row.expires_at > now:
+    # No row, or another holder's unexpired one: a concurrent first taker wins the insert.
+    return _insert_if_absent(conn, locks, {"name": name, "holder": holder, "expires_at": now + ttl})
+
+
+def _insert_if_absent(conn: Connection, table: sa.Table, row: dict[str, Any]) -> bool:
+    """Insert ``row`` unless its primary key exists (also when a concurrent transaction is
+    inserting it: PostgreSQL then waits for it instead of raising a unique violation)."""
+    dialect = conn.dialect.name
+    if dialect in ("sqlite", "postgresql"):
+        insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
+        query = insert(table).values(**row).on_conflict_do_nothing()
+        # RETURNING tells whether the row went in (an INSERT's rowcount is not reliable).
+        return conn.execute(query.returning(*table.primary_key.columns)).first() is not None
+    key = [table.c[column.name] == row[column.name] for column in table.primary_key.columns]
+    if conn.execute(sa.select(*table.primary_key.columns).where(*key)).first() is not None:
         return False
-    conn.execute(
-        locks.update().where(locks.c.name == name).values(holder=holder, expires_at=now + ttl)
-    )
+    conn.execute(table.insert().values(**row))
     return True
 
 
@@ -177,10 +195,16 @@ def lease_holder(conn: Connection, name: str, now: datetime) -> str | None:
 
 def next_rev(conn: Connection) -> int:
     """Allocate the next value of the store-wide customer revision sequence."""
-    row = conn.execute(sa.select(meta.c.value).where(meta.c.key == "rev")).first()
-    value = int(row[0]) + 1 if row else 1
-    if row:
-        conn.execute(meta.update().where(meta.c.key == "rev").values(value=value))
-    else:
-        conn.execute(meta.insert().values(key="rev", value=value))
+    # FOR UPDATE (PostgreSQL; SQLite compiles it away and serializes writers by itself): two
+    # transactions reading the same value would hand out the same revision. The row stays
+    # locked until commit, so revisions also become visible in the order they were given out,
+    # which "scored up to revision n" relies on.
+    current = sa.select(meta.c.value).where(meta.c.key == "rev").with_for_update()
+    row = conn.execute(current).first()
+    if row is None and _insert_if_absent(conn, meta, {"key": "rev", "value": 1}):
+        return 1
+    if row is None:  # a concurrent first allocation created the row meanwhile
+        row = conn.execute(current).one()
+    value = int(row[0]) + 1
+    conn.execute(meta.update().where(meta.c.key == "rev").values(value=value))
     return value
