@@ -139,6 +139,7 @@ async def test_retry_after_everything_was_created_creates_nothing() -> None:
         created = await connector.create_handoffs(http, first)
         assert all(c.ok for c in created), created
         http.calls.clear()
+        http.statuses.clear()
         repeated = await connector.create_handoffs(http, again)
     assert [(r.object_id, r.task_id) for r in repeated] == [
         (c.object_id, c.task_id) for c in created
@@ -201,6 +202,16 @@ async def test_server_error_on_the_lead_is_retryable_and_creates_nothing() -> No
     assert sandbox.leads() == [] and sandbox.tasks() == []
 
 
+def assert_calls(http: Http, expected: dict[str, int]) -> None:
+    """Exactly these calls, apart from repeats of requests the sandbox answered 429 (its burst
+    limit may trip on a busy machine; the shared Http layer waits and repeats them)."""
+    repeats = http.statuses.get(429, 0)
+    assert set(http.calls) == set(expected), http.calls
+    assert sum(http.calls.values()) == sum(expected.values()) + repeats, (http.calls, repeats)
+    for kind, count in expected.items():
+        assert count <= http.calls[kind] <= count + repeats, (kind, http.calls, repeats)
+
+
 async def test_read_back_labels_archive_conversion_deals_and_tasks() -> None:
     sandbox, people = fresh_sandbox(8)
     leads = [request(f"r-lead{i}", people[i]) for i in range(5)]
@@ -226,6 +237,7 @@ async def test_read_back_labels_archive_conversion_deals_and_tasks() -> None:
             for c, r in zip(created, [*leads, *deals, task], strict=True)
         ]
         http.calls.clear()
+        http.statuses.clear()
         facts = {f.key: f for f in await connector.read_handoffs(http, refs)}
     assert facts["r-lead0"].facts["lead.label"] == ["Hot", "Accepted"]
     assert facts["r-lead0"].facts["lead.converted"] is False
@@ -248,12 +260,15 @@ async def test_read_back_labels_archive_conversion_deals_and_tasks() -> None:
     for key, item in facts.items():
         if item.found:
             assert item.changed_at is not None and item.changed_at.tzinfo is not None, key
-    assert http.calls == {
-        "GET /api/v1/leadLabels": 1,
-        "GET /api/v1/leads/{id}": 5,
-        "GET /api/v2/deals": 3,  # both deals by ids, then one per person whose lead is gone
-        "GET /api/v2/activities": 1,
-    }
+    assert_calls(
+        http,
+        {
+            "GET /api/v1/leadLabels": 1,
+            "GET /api/v1/leads/{id}": 5,
+            "GET /api/v2/deals": 3,  # both deals by ids, then one per person whose lead is gone
+            "GET /api/v2/activities": 1,
+        },
+    )
 
 
 async def test_reads_take_a_bounded_number_of_calls() -> None:
@@ -264,11 +279,12 @@ async def test_reads_take_a_bounded_number_of_calls() -> None:
         refs = [ref(c, r.person_id, r.object) for c, r in zip(created, requests, strict=True)]
         sandbox.delete_task(created[0].task_id)
         http.calls.clear()
+        http.statuses.clear()
         facts = await connector.read_handoffs(http, refs)
     assert [f.key for f in facts] == [r.key for r in refs]
     assert not facts[0].found and all(f.found for f in facts[1:])
     # 60 deals by ids (1 call), 120 tasks by ids (2 calls of at most 100), no per-object reads.
-    assert http.calls == {"GET /api/v2/deals": 1, "GET /api/v2/activities": 2}
+    assert_calls(http, {"GET /api/v2/deals": 1, "GET /api/v2/activities": 2})
 
 
 async def test_sandbox_refuses_person_id_on_v2_activities_like_pipedrive() -> None:
