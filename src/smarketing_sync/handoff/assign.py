@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from smarketing_sync.scoring.model import as_number, text_key
 from smarketing_sync.settings import HandoffSettings, Owner, Territory
 
 DEFAULT_POOL = "default"
@@ -26,33 +27,18 @@ class Assignment:
     why: str
 
 
-def _text(value: Any) -> str:
-    return str(value).strip().casefold()
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    try:
-        return float(str(value).replace(",", "").strip())
-    except ValueError:
-        return None
-
-
 def matches(expected: Any, value: Any) -> bool:
     """A territory test: a value, a list of values (any), or ``{min, max}`` (both inclusive)."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return False
     if isinstance(expected, Mapping):
-        number = _number(value)
+        number = as_number(value)
         if number is None:
             return False
         low, high = expected.get("min"), expected.get("max")
         return (low is None or number >= float(low)) and (high is None or number <= float(high))
     options = expected if isinstance(expected, list | tuple) else [expected]
-    return any(_text(option) == _text(value) for option in options)
+    return any(text_key(option) == text_key(value) for option in options)
 
 
 def territory_pool(territories: Sequence[Territory], values: Mapping[str, Any]) -> str | None:

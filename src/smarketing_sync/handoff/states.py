@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from smarketing_sync.scoring.model import text_key
 from smarketing_sync.settings import HandoffSettings, StateRule
 
 OPEN = ("handed_over", "accepted")
@@ -32,10 +33,6 @@ class Move:
     reason: str | None = None
 
 
-def _text(value: Any) -> str:
-    return str(value).strip().casefold()
-
-
 def _values(value: Any) -> list[Any]:
     if value is None:
         return []
@@ -49,9 +46,9 @@ def _hits(expected: Any, value: Any) -> list[Any]:
     for item in _values(value):
         for option in wanted:
             if isinstance(option, bool) or isinstance(item, bool):
-                if str(option).casefold() == _text(item):
+                if str(option).casefold() == text_key(item):
                     hits.append(item)
-            elif _text(option) == _text(item):
+            elif text_key(option) == text_key(item):
                 hits.append(item)
     return hits
 
@@ -64,7 +61,7 @@ def normalize_reason(reason: str | None, closed: Sequence[str]) -> str | None:
     if not closed:
         return text
     for item in closed:
-        if _text(item) == _text(text):
+        if text_key(item) == text_key(text):
             return item
     return f"other: {text}"[:500]
 

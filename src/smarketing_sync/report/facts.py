@@ -14,12 +14,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from smarketing_sync.mapping.model import TOUCH_TYPES as MARKETING_TOUCHES
+
 if TYPE_CHECKING:
     from smarketing_sync.store.db import Store
 
 SOURCES = ("marketing", "sales", "unknown")
-#: Marketing engagement activities (KPIS §1.7); email opens are excluded on purpose.
-TOUCH_TYPES = ("page_view", "form_submission", "email_click", "ad_click", "event")
+#: Marketing engagement activities (KPIS §1.7; email opens excluded), as the mapping defines them.
+TOUCH_TYPES = tuple(sorted(MARKETING_TOUCHES))
 
 StageEntry = tuple[str, datetime]
 

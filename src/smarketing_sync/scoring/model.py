@@ -64,11 +64,13 @@ def derived_values(values: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _text(value: Any) -> str:
+def text_key(value: Any) -> str:
+    """How text is compared everywhere rules test values: no surrounding blanks, no case."""
     return str(value).strip().casefold()
 
 
-def _number(value: Any) -> float | None:
+def as_number(value: Any) -> float | None:
+    """A number, or a text that reads as one ("1,200" too); None otherwise (bools too)."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
@@ -84,11 +86,11 @@ def _number(value: Any) -> float | None:
 def _same(value: Any, expected: Any) -> bool:
     if isinstance(expected, bool):
         return value is expected or (
-            isinstance(value, str) and _text(value) == str(expected).lower()
+            isinstance(value, str) and text_key(value) == str(expected).lower()
         )
     if isinstance(expected, int | float):
-        return _number(value) == float(expected)
-    return _text(value) == _text(expected)
+        return as_number(value) == float(expected)
+    return text_key(value) == text_key(expected)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,9 +111,9 @@ class Condition:
         texts: frozenset[str] | tuple[str, ...] | None = None
         items = arg if op == "in" else (arg,)
         if op in ("in", "equals") and all(isinstance(i, str) for i in items):
-            texts = frozenset(_text(i) for i in items)
+            texts = frozenset(text_key(i) for i in items)
         elif op == "contains":
-            texts = tuple(_text(part) for part in arg)
+            texts = tuple(text_key(part) for part in arg)
         return cls(field, op, arg, texts)
 
     def matches(self, values: Mapping[str, Any]) -> bool:
@@ -121,17 +123,17 @@ class Condition:
         if is_blank(value):
             return False
         if self.op == "contains":
-            text = _text(value)
+            text = text_key(value)
             return any(part in text for part in self.texts or ())
         if self.texts is not None:  # in / equals on text
-            return _text(value) in self.texts
+            return text_key(value) in self.texts
         if self.op == "equals":
             return _same(value, self.arg)
         if self.op == "in":
             return any(_same(value, item) for item in self.arg)
         if self.op == "regex":
             return self.arg.search(str(value)) is not None
-        number = _number(value)
+        number = as_number(value)
         if number is None:
             return False
         low, high = self.arg
