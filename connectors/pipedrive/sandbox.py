@@ -231,58 +231,16 @@ class PipedriveSandbox:
                 if not a.is_deleted
             ]
 
-    # -- deals, for tests -------------------------------------------------------------------
-
-    def add_deal(self, person_id: str, title: str, value: float, currency: str) -> str:
-        with self.lock:
-            person = self._person(person_id)
-            stamp = self.write_time(0)
-            deal = Deal(
-                id=self.deals_table.new_id(),
-                add_time=stamp,
-                update_time=stamp,
-                title=title,
-                value=float(value),
-                currency=currency,
-                person_id=person.id,
-                org_id=person.org_id,
-                owner_id=person.owner_id,
-                stage_id=STAGES[0],
-                stage_change_time=stamp,
-            )
-            self.deals_table.insert(deal)
-            return str(deal.id)
-
-    def set_deal_status(self, deal_id: str, status: str, lost_reason: str | None = None) -> None:
-        if status not in ("open", "won", "lost"):
-            raise ValueError(f"unknown deal status {status!r}")
-        with self.lock:
-            deal = self.deals_table.live(int(deal_id))
-            if deal is None:
-                raise KeyError(f"no deal {deal_id}")
-            stamp = self.write_time(deal.update_time)
-            deal.status = status
-            deal.won_time = stamp if status == "won" else None
-            deal.lost_time = stamp if status == "lost" else None
-            deal.close_time = None if status == "open" else stamp
-            deal.lost_reason = lost_reason if status == "lost" else None
-            if status == "won":
-                deal.stage_id = STAGES[-1]
-            self.deals_table.touch(deal, stamp)
-
-    def deal(self, deal_id: str) -> dict[str, Any]:
-        """One deal in its v2 API shape."""
-        with self.lock:
-            deal = self.deals_table.records[int(deal_id)]
-            return deal.to_api([f.code for f in self.deal_fields.custom()])
-
     def custom_field(self, name: str, entity: str = "person") -> FieldDef | None:
         fields = self.person_fields if entity == "person" else self.deal_fields
         with self.lock:
             return fields.by_name(name)
 
-    # -- hand-offs: what a seller does in the UI (sandbox_ui.py) -------------------------------
+    # -- deals and hand-offs: what a seller does in the UI (sandbox_ui.py) ---------------------
 
+    add_deal = sandbox_ui.add_deal
+    set_deal_status = sandbox_ui.set_deal_status
+    deal = sandbox_ui.deal
     leads = sandbox_ui.leads
     lead = sandbox_ui.lead
     label_lead = sandbox_ui.label_lead

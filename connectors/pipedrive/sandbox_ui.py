@@ -157,3 +157,57 @@ def _activity(sb: PipedriveSandbox, task_id: str) -> Activity:
     if activity is None:
         raise KeyError(f"no activity {task_id}")
     return activity
+
+
+def add_deal(sb: PipedriveSandbox, person_id: str, title: str, value: float, currency: str) -> str:
+    """A seller adds a deal for the person, in the first stage of the first pipeline."""
+    from .sandbox import STAGES
+
+    with sb.lock:
+        person = sb._person(person_id)
+        stamp = sb.write_time(0)
+        deal = Deal(
+            id=sb.deals_table.new_id(),
+            add_time=stamp,
+            update_time=stamp,
+            title=title,
+            value=float(value),
+            currency=currency,
+            person_id=person.id,
+            org_id=person.org_id,
+            owner_id=person.owner_id,
+            stage_id=STAGES[0],
+            stage_change_time=stamp,
+        )
+        sb.deals_table.insert(deal)
+        return str(deal.id)
+
+
+def set_deal_status(
+    sb: PipedriveSandbox, deal_id: str, status: str, lost_reason: str | None = None
+) -> None:
+    """A seller marks the deal won or lost (or reopens it); won moves it to the last stage."""
+    from .sandbox import STAGES
+
+    if status not in ("open", "won", "lost"):
+        raise ValueError(f"unknown deal status {status!r}")
+    with sb.lock:
+        deal = sb.deals_table.live(int(deal_id))
+        if deal is None:
+            raise KeyError(f"no deal {deal_id}")
+        stamp = sb.write_time(deal.update_time)
+        deal.status = status
+        deal.won_time = stamp if status == "won" else None
+        deal.lost_time = stamp if status == "lost" else None
+        deal.close_time = None if status == "open" else stamp
+        deal.lost_reason = lost_reason if status == "lost" else None
+        if status == "won":
+            deal.stage_id = STAGES[-1]
+        sb.deals_table.touch(deal, stamp)
+
+
+def deal(sb: PipedriveSandbox, deal_id: str) -> dict[str, Any]:
+    """One deal in its v2 API shape."""
+    with sb.lock:
+        found = sb.deals_table.records[int(deal_id)]
+        return found.to_api([f.code for f in sb.deal_fields.custom()])

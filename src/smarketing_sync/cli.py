@@ -153,7 +153,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _connectors_list(args)
     settings = _settings(args)
     if args.command == "check":
-        return _check(settings, live=args.live, where=str(config_path(args.config) or "config"))
+        from smarketing_sync.checks import run_check
+
+        return run_check(settings, live=args.live, where=str(config_path(args.config) or "config"))
     if args.command == "status":
         return _status(settings, as_json=args.json)
     if args.command == "explain":
@@ -173,7 +175,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             return run_report_on_file(settings, args)
         return run_report(settings, _open_store(settings), args)
     if args.command == "dlq":
-        from smarketing_sync.dlq import run_dlq
+        from smarketing_sync.dlq_cli import run_dlq
 
         return run_dlq(settings, _open_store(settings), args)
     raise AssertionError(args.command)
@@ -217,86 +219,6 @@ def _runtimes(settings: Settings, where: str = "config") -> dict[str, Any]:
             expected="at least one [connectors.<name>] section",
         )
     return {name: build_runtime(name, settings, where=where) for name in names}
-
-
-def _check(settings: Settings, *, live: bool, where: str) -> int:
-    from smarketing_sync.flow.runtime import build_runtime
-
-    problems: list[str] = []
-    built = {}
-    names = settings.enabled_connectors()
-    if not names:
-        problems.append(f"{where} [connectors]: no connector is configured")
-    for name in names:
-        try:
-            built[name] = build_runtime(name, settings, where=where)
-            print(f"ok   {name}: settings and mapping {built[name].mapping.path}")
-        except ConfigError as exc:
-            problems.append(str(exc))
-    try:
-        model = _scoring_model(settings)
-        print(f"ok   scoring: {model.path} (model {model.version})")
-    except ConfigError as exc:
-        problems.append(str(exc))
-    problems.extend(_check_handoff(settings, built, where))
-    if live and built:
-        problems.extend(asyncio.run(_live_checks(settings, built)))
-    for problem in problems:
-        print(f"FAIL {problem}", file=sys.stderr)
-    return 2 if problems else 0
-
-
-def _check_handoff(settings: Settings, built: dict[str, Any], where: str) -> list[str]:
-    """Hand-off settings that only make sense with the connectors: capability, calendars."""
-    from smarketing_sync.errors import ConfigError as CalendarError
-    from smarketing_sync.handoff.calendar import BusinessCalendar
-    from smarketing_sync.handoff.context import default_rules
-    from smarketing_sync.sdk.declarations import Capability
-
-    problems: list[str] = []
-    for name, team in settings.sla.teams.items():
-        try:
-            BusinessCalendar.from_settings(team, where=f"sla.teams.{name}")
-        except CalendarError as exc:
-            problems.append(f"{where} {exc}")
-    config = settings.handoff
-    if not config.enabled:
-        return problems
-    crm = built.get(config.crm or "")
-    if crm is None:
-        return problems  # the connector's own problem is reported already
-    if Capability.HANDOFF not in crm.cls.capabilities:
-        problems.append(
-            f"{where} [handoff] crm: connector {crm.name!r} cannot create hand-offs "
-            f"(no {Capability.HANDOFF.value} capability); pick a CRM connector that has it"
-        )
-        return problems
-    if not config.states and not default_rules(crm):
-        problems.append(
-            f"{where} [handoff]: {crm.name!r} declares no default hand-off rules; add "
-            "[[handoff.states]] rules, or hand-offs never leave 'handed_over'"
-        )
-    if not config.owners:
-        print("warn handoff: no [[handoff.owners]]: hand-offs keep the CRM's owner or none")
-    if not settings.sla.alerts.targets:
-        print("warn sla: no [sla.alerts] targets: breaches are counted but nobody is told")
-    print(
-        f"ok   handoff: {config.object} in {crm.name}, {len(config.owners)} owners, "
-        f"{len(settings.sla.teams)} SLA calendar(s)"
-    )
-    return problems
-
-
-async def _live_checks(settings: Settings, built: dict[str, Any]) -> list[str]:
-    problems = []
-    for name, rt in built.items():
-        async with rt.http(settings.http) as http:
-            try:
-                await http.get(rt.cls.check_path)
-                print(f"ok   {name}: {rt.base_url}{rt.cls.check_path} answered")
-            except SyncError as exc:
-                problems.append(f"{name}: live check failed: {exc}")
-    return problems
 
 
 def _open_store(settings: Settings) -> Any:
@@ -356,18 +278,11 @@ def _status(settings: Settings, *, as_json: bool) -> int:
     return 0
 
 
-def _scoring_model(settings: Settings) -> Any:
-    from smarketing_sync.scoring import find_scoring_file, load_model
-
-    return load_model(
-        find_scoring_file(settings.scoring_file), extra_fields=settings.customer.extra_fields
-    )
-
-
 def _explain(settings: Settings, who: str) -> int:
+    from smarketing_sync.checks import scoring_model
     from smarketing_sync.scoring.explain import explain
 
-    print(explain(_open_store(settings), _scoring_model(settings), who))
+    print(explain(_open_store(settings), scoring_model(settings), who))
     return 0
 
 

@@ -10,18 +10,13 @@ from __future__ import annotations
 
 import os
 import tomllib
-from datetime import date, time
 from pathlib import Path
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     SecretStr,
     ValidationError,
-    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -35,23 +30,47 @@ from pydantic_settings import (
 from smarketing_sync.errors import ConfigError
 from smarketing_sync.sdk.http import HttpSettings
 from smarketing_sync.sdk.secrets import looks_secret
+from smarketing_sync.settings_base import Section
+from smarketing_sync.settings_handoff import (
+    AlertSettings,
+    AlertTarget,
+    HandoffSettings,
+    Owner,
+    SlaSettings,
+    StateRule,
+    TeamCalendar,
+    Territory,
+)
+from smarketing_sync.settings_report import ReportSettings, SourceSettings
+
+# The sections live in their own modules; they are importable from here as before.
+__all__ = [
+    "AlertSettings",
+    "AlertTarget",
+    "HandoffSettings",
+    "Owner",
+    "ReportSettings",
+    "Settings",
+    "SlaSettings",
+    "SourceSettings",
+    "StateRule",
+    "TeamCalendar",
+    "Territory",
+    "load_settings",
+]
 
 ENV_PREFIX = "SMARKETING_"
 DEFAULT_CONFIG = Path("config.toml")
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class StoreSettings(_Section):
+class StoreSettings(Section):
     url: str | None = Field(
         None, description="SQLAlchemy URL; default: sqlite file smarketing.db in data_dir"
     )
     busy_timeout_s: float = Field(30.0, gt=0, description="how long a writer waits for a lock")
 
 
-class SyncSettings(_Section):
+class SyncSettings(Section):
     interval_s: float = Field(300.0, gt=0, description="seconds between scheduled cycles")
     lookback_s: float | None = Field(
         None, ge=0, description="override of every stream's declared re-read window"
@@ -65,7 +84,7 @@ class SyncSettings(_Section):
     grace_period_s: float = Field(30.0, gt=0, description="SIGTERM: time to finish the batch")
 
 
-class DlqSettings(_Section):
+class DlqSettings(Section):
     auto_retry: bool = Field(True, description="retry transient push failures by themselves")
     backoff_s: float = Field(
         300.0, gt=0, description="wait before the first automatic retry; doubles after each"
@@ -73,7 +92,7 @@ class DlqSettings(_Section):
     max_auto_retries: int = Field(5, ge=0, description="automatic retries before a human decides")
 
 
-class QuotaSettings(_Section):
+class QuotaSettings(Section):
     daily_share: float = Field(
         0.8, gt=0, le=1, description="share of a connector's declared daily limit we may spend"
     )
@@ -93,7 +112,7 @@ class QuotaSettings(_Section):
         return self.shares.get(connector, self.daily_share)
 
 
-class CustomerSettings(_Section):
+class CustomerSettings(Section):
     default_region: str = Field("US", min_length=2, max_length=2)
     extra_fields: list[str] = Field(default_factory=list)
 
@@ -101,7 +120,7 @@ class CustomerSettings(_Section):
 Rule = Literal["most_recent", "precedence", "prefer"]
 
 
-class FieldRule(_Section):
+class FieldRule(Section):
     rule: Rule
     order: list[str] = Field(default_factory=list, description="precedence: tools, first wins")
     prefer: str | None = Field(None, description="prefer: this tool unless its value is blank")
@@ -114,220 +133,23 @@ class FieldRule(_Section):
         return value
 
 
-class ResolveSettings(_Section):
+class ResolveSettings(Section):
     default: Rule = "most_recent"
     default_order: list[str] = Field(default_factory=list)
     fields: dict[str, FieldRule] = Field(default_factory=dict)
 
 
-class ScoringSettings(_Section):
+class ScoringSettings(Section):
     enabled: bool = True
     rescore_after_h: float = Field(
         24.0, gt=0, description="rescore a customer whose score is older, so decay shows"
     )
 
 
-class ApiSettings(_Section):
+class ApiSettings(Section):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
     enabled: bool = True
-
-
-Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-WORKWEEK: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri")
-HandoffState = Literal["handed_over", "accepted", "rejected", "converted", "recycled"]
-
-
-class TeamCalendar(_Section):
-    """A sales team's business hours: the SLA clock only runs while the team is open."""
-
-    timezone: str = Field("UTC", description="IANA zone of the team, e.g. Europe/Berlin")
-    days: list[Weekday] = Field(
-        default_factory=lambda: list(WORKWEEK),
-        description="open weekdays",
-    )
-    opens: time = Field(time(9, 0), description="local opening time")
-    closes: time = Field(time(17, 0), description="local closing time (after opens)")
-    holidays: list[date] = Field(default_factory=list, description="extra closed days")
-    holiday_country: str | None = Field(
-        None, description="ISO country whose public holidays close the team (holidays package)"
-    )
-    holiday_subdiv: str | None = Field(None, description="region of holiday_country, e.g. BY")
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}; use an IANA name") from None
-        return value
-
-
-class AlertTarget(_Section):
-    url: str = Field(description="webhook URL that receives the POST")
-    format: Literal["json", "chat"] = Field(
-        "json", description="json: generic event; chat: Slack/Mattermost/Teams-compatible {text}"
-    )
-
-
-class AlertSettings(_Section):
-    targets: list[AlertTarget] = Field(default_factory=list, description="first line of alerts")
-    escalate_to: list[AlertTarget] = Field(
-        default_factory=list, description="second line, when the breach is still open later"
-    )
-    escalate_after_h: float = Field(
-        4.0, gt=0, description="business hours after a breach before escalating"
-    )
-    max_attempts: int = Field(8, ge=1, description="deliveries tried before giving up")
-    backoff_s: float = Field(30.0, ge=0, description="first wait after a failed delivery; doubles")
-    timeout_s: float = Field(10.0, gt=0)
-
-
-class SlaSettings(_Section):
-    decision_within_h: float = Field(
-        8.0, gt=0, description="business hours for sales to accept or reject a hand-off"
-    )
-    first_touch_within_h: float = Field(
-        4.0, gt=0, description="business hours until the owner's first call, email or meeting"
-    )
-    touch_types: list[str] = Field(
-        default_factory=lambda: ["call", "email", "meeting"],
-        description="activity types that count as a first touch (done by the owner)",
-    )
-    default_team: str = "sales"
-    teams: dict[str, TeamCalendar] = Field(default_factory=lambda: {"sales": TeamCalendar()})
-    alerts: AlertSettings = Field(default_factory=AlertSettings)
-
-    def team(self, name: str | None) -> TeamCalendar:
-        return self.teams.get(name or self.default_team) or self.teams[self.default_team]
-
-
-class Owner(_Section):
-    id: str = Field(description="the user's id in the CRM")
-    name: str = ""
-    team: str | None = Field(None, description="SLA team (calendar); default: sla.default_team")
-    pools: list[str] = Field(default_factory=lambda: ["default"])
-    cap: int | None = Field(None, ge=0, description="most open hand-offs at once")
-    away: bool = False
-    away_until: date | None = Field(None, description="away up to and including this day")
-
-    @field_validator("id", mode="before")
-    @classmethod
-    def _text_id(cls, value: Any) -> Any:
-        return str(value) if isinstance(value, int) else value
-
-
-class Territory(_Section):
-    """Customers matching ``when`` go to ``pool`` first (the first matching territory wins)."""
-
-    pool: str
-    when: dict[str, Any] = Field(
-        description="customer field -> value, list of values, or {min, max}; all must match"
-    )
-
-
-class StateRule(_Section):
-    """A CRM fact that moves a hand-off: ``when`` tests facts such as ``lead.label``."""
-
-    state: Literal["accepted", "rejected", "converted", "recycled"]
-    when: dict[str, Any] = Field(description="fact -> value or list of values; all must match")
-    reason: str | None = Field(None, description="the fact whose value is the reason")
-
-
-class HandoffSettings(_Section):
-    enabled: bool = False
-    crm: str | None = Field(None, description="connector where sales works")
-    object: Literal["lead", "deal", "task"] = Field(
-        "lead", description="what is created in the CRM (Pipedrive: lead or deal; HubSpot: task)"
-    )
-    pipeline: str | None = Field(None, description="pipeline id for object = deal")
-    stage: str | None = Field(None, description="stage id for object = deal")
-    title: str = "{name} – marketing qualified lead (score {score})"
-    task_type: str = Field("call", description="type of the follow-up task due at the SLA time")
-    task_subject: str = "Follow up with {name}: new MQL, decide by {due}"
-    integration_user: str | None = Field(
-        None,
-        description="CRM user id of the API token: records it owns count as not yet owned",
-    )
-    owners: list[Owner] = Field(default_factory=list)
-    territories: list[Territory] = Field(default_factory=list)
-    states: list[StateRule] = Field(default_factory=list)
-    reasons: list[str] = Field(
-        default_factory=list, description="closed list of rejection reasons (others: 'other')"
-    )
-    max_attempts: int = Field(8, ge=1, description="CRM creations tried before dead-lettering")
-    backlog_h: float = Field(
-        24.0,
-        ge=0,
-        description="MQLs that entered up to this long before hand-offs were first enabled are "
-        "handed over too; older ones are not (no flood of old MQLs onto sales)",
-    )
-
-
-#: HubSpot Original source values (hs_analytics_source) and common CRM "Lead source" options.
-MARKETING_SOURCES = (
-    "ORGANIC_SEARCH",
-    "PAID_SEARCH",
-    "EMAIL_MARKETING",
-    "SOCIAL_MEDIA",
-    "REFERRALS",
-    "PAID_SOCIAL",
-    "DIRECT_TRAFFIC",
-    "OTHER_CAMPAIGNS",
-    "AI_REFERRALS",
-    "Website",
-    "Web form",
-    "Webinar",
-    "Event",
-    "Paid ads",
-    "Email campaign",
-    "Social media",
-)
-#: OFFLINE is HubSpot's "Offline sources": imports, integrations and records created in the CRM.
-SALES_SOURCES = ("OFFLINE", "Outbound", "Cold call", "Referral", "Partner", "Sales")
-
-
-class SourceSettings(_Section):
-    """How a person's source (marketing- or sales-generated) is decided once (docs/kpis.md)."""
-
-    fields: list[str] = Field(
-        default_factory=lambda: ["lead_source"],
-        description="customer fields holding the origin, first with a listed value decides",
-    )
-    marketing: list[str] = Field(
-        default_factory=lambda: list(MARKETING_SOURCES),
-        description="origin values of marketing-generated leads (case-insensitive)",
-    )
-    sales: list[str] = Field(
-        default_factory=lambda: list(SALES_SOURCES),
-        description="origin values of sales-generated leads (case-insensitive)",
-    )
-    crm: str | None = Field(
-        None, description="connector where sales creates people; default: handoff.crm"
-    )
-
-    @field_validator("sales")
-    @classmethod
-    def _disjoint(cls, value: list[str], info: ValidationInfo) -> list[str]:
-        marketing = {v.casefold() for v in info.data.get("marketing", [])}
-        both = sorted(v for v in value if v.casefold() in marketing)
-        if both:
-            raise ValueError(f"listed as both marketing and sales: {', '.join(both)}")
-        return value
-
-
-class ReportSettings(_Section):
-    timezone: str | None = Field(None, description="reporting zone; default: the SLA team's")
-    currency: str = Field("EUR", min_length=3, max_length=3)
-    rates: dict[str, float] = Field(
-        default_factory=dict, description="1 unit of the key currency in report currency"
-    )
-    margin: float | None = Field(None, gt=0, le=1, description="contribution margin for ROI")
-    cohort_window_days: int = Field(90, gt=0)
-    costs_file: Path | None = Field(None, description="campaign costs, CSV or TOML")
-    attribution: Literal["first", "lead_creation", "last", "linear", "w_shaped"] = "w_shaped"
-    targets: dict[str, float] = Field(default_factory=dict, description="KPI key -> target")
 
 
 class Settings(BaseSettings):

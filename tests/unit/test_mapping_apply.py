@@ -12,7 +12,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from smarketing_sync import ConfigError
-from smarketing_sync.mapping.apply import compile_path, has_source_path, map_record, render_push
+from smarketing_sync.mapping.apply import map_record, render_push
 from smarketing_sync.mapping.load import load_mapping
 from smarketing_sync.mapping.model import (
     MappedActivity,
@@ -20,6 +20,7 @@ from smarketing_sync.mapping.model import (
     MappedDeal,
     MappingFailure,
 )
+from smarketing_sync.mapping.paths import compile_path, has_source_path
 from smarketing_sync.mapping.spec import MappingSpec
 from smarketing_sync.sdk.paths import MISSING
 

@@ -8,9 +8,6 @@ connector at the same time.
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
-import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -24,6 +21,7 @@ from smarketing_sync.flow import push as push_stage
 from smarketing_sync.flow import score as score_stage
 from smarketing_sync.flow import sources, touches
 from smarketing_sync.flow.handoff import HandoffStats, build_stage
+from smarketing_sync.flow.leases import Leases, LockBusy
 from smarketing_sync.flow.pull import Progress, PullStats, pull_connector
 from smarketing_sync.flow.runtime import Runtime
 from smarketing_sync.flow.survivorship import Survivorship
@@ -36,10 +34,6 @@ from smarketing_sync.store import state
 from smarketing_sync.store.db import Store
 
 log = structlog.get_logger("smarketing_sync.cycle")
-
-
-class LockBusy(SyncError):
-    """Another process is syncing this connector right now."""
 
 
 @dataclass(slots=True)
@@ -72,10 +66,6 @@ def _add_calls(report: ConnectorReport, http: Http) -> None:
     report.throttled += http.statuses.get(429, 0)
 
 
-def holder_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
 class Syncer:
     """Runs pull and push for configured connectors against one store."""
 
@@ -94,7 +84,7 @@ class Syncer:
         self.survivorship = Survivorship(settings.resolve)
         self.progress = progress
         self.should_stop = should_stop
-        self.holder = holder_id()
+        self.leases = Leases(store, settings.sync.lock_ttl_s)
         self._fields_ready: set[str] = set()
         self._budgets: dict[str, QuotaBudget] = {}
         self.scoring: ScoringModel | None = (
@@ -135,44 +125,9 @@ class Syncer:
         self._budgets[name] = budget
         return budget
 
-    # -- leases ---------------------------------------------------------------------------
-
-    def _lease_name(self, connector: str) -> str:
-        return f"sync:{connector}"
-
-    def _try_lease(self, connector: str) -> bool:
-        ttl = timedelta(seconds=self.settings.sync.lock_ttl_s)
-        with self.store.begin() as conn:
-            return state.try_lease(
-                conn, self._lease_name(connector), self.holder, ttl, self.store.now()
-            )
-
-    def _release(self, connector: str) -> None:
-        with self.store.begin() as conn:
-            state.release_lease(conn, self._lease_name(connector), self.holder)
-
-    async def _keep_lease(self, connector: str) -> None:
-        interval = self.settings.sync.lock_ttl_s / 3
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                self._try_lease(connector)
-            except StoreError as exc:  # the next renewal may succeed; the lease is generous
-                log.warning("sync.lease_renew_failed", connector=connector, error=str(exc))
-
     async def acquire(self, connector: str, *, wait: float | None = None) -> None:
         """Take the connector's lease, waiting up to ``wait`` seconds (None: do not wait)."""
-        deadline = asyncio.get_running_loop().time() + (wait or 0)
-        announced = False
-        while not self._try_lease(connector):
-            if wait is None or asyncio.get_running_loop().time() >= deadline:
-                with self.store.read() as conn:
-                    holder = state.lease_holder(conn, self._lease_name(connector), self.store.now())
-                raise LockBusy(f"{connector} is being synced by {holder or 'another process'}")
-            if not announced:
-                log.info("sync.waiting_for_lock", connector=connector)
-                announced = True
-            await asyncio.sleep(0.5)
+        await self.leases.acquire(connector, wait=wait)
 
     # -- stages ---------------------------------------------------------------------------
 
@@ -274,7 +229,7 @@ class Syncer:
                 held.append(name)
                 with self.store.begin() as conn:
                     run_ids[name] = state.start_run(conn, name, trigger, self.store.now())
-            keepers = [asyncio.create_task(self._keep_lease(n)) for n in held]
+            keepers = [asyncio.create_task(self.leases.keep(n)) for n in held]
             try:
                 for name in held:
                     if self.should_stop():
@@ -312,7 +267,7 @@ class Syncer:
                 budget = self._budgets.get(name)
                 if budget is not None:
                     budget.release()
-                self._release(name)
+                self.leases.release(name)
         return reports
 
     def facts_before_score(self) -> None:

@@ -5,7 +5,7 @@ The file format is described in ``docs/mapping.md``.
 
 from __future__ import annotations
 
-from smarketing_sync.mapping.apply import compile_path, has_source_path, map_record, render_push
+from smarketing_sync.mapping.apply import map_record, render_push
 from smarketing_sync.mapping.check import check_mapping, path_is_documented
 from smarketing_sync.mapping.converters import CONVERTERS, PUSH_FORMATS, normalize_email
 from smarketing_sync.mapping.load import load_mapping
@@ -17,6 +17,7 @@ from smarketing_sync.mapping.model import (
     MappedDeal,
     MappingFailure,
 )
+from smarketing_sync.mapping.paths import compile_path, has_source_path
 from smarketing_sync.mapping.spec import (
     FieldRule,
     MappingErrors,

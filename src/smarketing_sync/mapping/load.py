@@ -16,6 +16,7 @@ from typing import Any
 
 from smarketing_sync.errors import ConfigError
 from smarketing_sync.mapping import converters, countries
+from smarketing_sync.mapping.load_push import load_push
 from smarketing_sync.mapping.model import (
     ACTIVITY_FIELDS,
     COMPUTED_FIELDS,
@@ -23,7 +24,6 @@ from smarketing_sync.mapping.model import (
     DEAL_FIELDS,
 )
 from smarketing_sync.mapping.spec import (
-    FIELD_TYPES,
     FORMAT_VERSION,
     KINDS,
     PUSH_OBJECTS,
@@ -35,7 +35,6 @@ from smarketing_sync.mapping.spec import (
     _one_of,
     did_you_mean,
 )
-from smarketing_sync.sdk.declarations import FieldSpec
 
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
 _TOP_KEYS = ("connector", "format", "identity", "pull", "push")
@@ -50,8 +49,6 @@ _STREAM_KEYS = {
 }
 _PULL_RULE_KEYS = ("from", "as", "map", "default", "required")
 _PUSH_RULE_KEYS = ("from", "as", "map", "default")
-_PUSH_KEYS = ("only_changed", "fields", "create")
-_CREATE_KEYS = ("label", "type", "options")
 _SCALARS = (str, int, float, bool, datetime, date, time)
 
 
@@ -164,7 +161,7 @@ class _Loader:
                 pull[stream] = mapping
         push: dict[str, PushMapping] = {}
         for obj, body in self.table("push", data.get("push", {}), PUSH_OBJECTS).items():
-            section = self.push(obj, body) if obj in PUSH_OBJECTS else None
+            section = load_push(self, obj, body) if obj in PUSH_OBJECTS else None
             if section is not None:
                 push[obj] = section
         if not data.get("pull") and not data.get("push"):
@@ -355,52 +352,3 @@ class _Loader:
             if rule is not None:
                 rules.append(rule)
         return rules
-
-    def push(self, obj: str, body: object) -> PushMapping | None:
-        base = f"push.{obj}"
-        table = self.table(base, body, _PUSH_KEYS)
-        before = len(self.problems)
-        only_changed = table.get("only_changed", True)
-        if not isinstance(only_changed, bool):
-            self.error(
-                f"{base}.only_changed", "must be true or false", "true or false", only_changed
-            )
-        rules = []
-        fields = self.table(f"{base}.fields", table.get("fields", {}), None)
-        for target, entry in fields.items():
-            rule = self.rule(f"{base}.fields.{target}", target, entry, push=True)
-            if rule is not None:
-                rules.append(rule)
-        written = set(fields)  # entries with their own problems still count as written
-        create = []
-        for name, value in self.table(f"{base}.create", table.get("create", {}), None).items():
-            spec = self.create(f"{base}.create.{name}", name, value)
-            if spec is not None and name not in written:
-                message = "a created field must also be written in the push fields"
-                self.error(f"{base}.create.{name}", message, f"[{base}.fields] {name} = ...")
-            elif spec is not None:
-                create.append(spec)
-        if len(self.problems) > before or not isinstance(body, dict):
-            return None
-        return PushMapping(obj, only_changed is not False, tuple(rules), tuple(create))
-
-    def create(self, key: str, name: str, value: object) -> FieldSpec | None:
-        before = len(self.problems)
-        table = self.table(key, value, _CREATE_KEYS)
-        label = table.get("label", name)
-        if not isinstance(label, str) or not label.strip():
-            self.error(f"{key}.label", "must be a non-empty string", "a label", label)
-        kind = table.get("type", "string")
-        if kind not in FIELD_TYPES:
-            hint = did_you_mean(str(kind), FIELD_TYPES)
-            self.error(f"{key}.type", f"field type not allowed{hint}", _one_of(FIELD_TYPES), kind)
-        options = table.get("options", [])
-        if not isinstance(options, list) or not all(isinstance(o, str) for o in options):
-            self.error(f"{key}.options", "must be a list of strings", '["A", "B"]', options)
-        elif kind == "enumeration" and not options:
-            self.error(f"{key}.options", "an enumeration needs its options", '["A", "B"]')
-        elif kind != "enumeration" and options:
-            self.error(f"{key}.options", "only an enumeration has options", "no options", options)
-        if len(self.problems) > before:
-            return None
-        return FieldSpec(name, label, kind, tuple(options))

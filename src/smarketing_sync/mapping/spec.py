@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, get_args
 
 from smarketing_sync.errors import ConfigError
-from smarketing_sync.mapping.apply import Getter, compile_path
+from smarketing_sync.mapping.paths import Getter, compile_path
 from smarketing_sync.sdk.declarations import FieldSpec, RecordKind
 
 if TYPE_CHECKING:
