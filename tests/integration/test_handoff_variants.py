@@ -42,7 +42,7 @@ async def test_a_lost_answer_is_looked_up_not_created_twice(tmp_path: Path) -> N
             raise TransientError("connection reset while reading the answer")
 
         crm.create_handoffs = answer_lost
-        emails = await make_mqls(w, 2)
+        await make_mqls(w, 2)
         assert len(lost) == 2
         with w.store.read() as conn:
             rows = conn.execute(sa.select(handoffs)).all()
@@ -61,7 +61,6 @@ async def test_a_lost_answer_is_looked_up_not_created_twice(tmp_path: Path) -> N
         assert {r.crm_object_id for r in rows} == lead_ids
         tasks = [t for t in w.crm.tasks() if t.get("lead_id")]  # type: ignore[attr-defined]
         assert len(tasks) == 2
-        assert len(emails) == 2
 
 
 async def test_hubspot_as_the_crm(tmp_path: Path) -> None:

@@ -1,8 +1,10 @@
 """Each hand-off's SLA clocks, and compliance over a window, for ``handoffs`` and ``status``.
 
-A clock stops at its event (decision: accepted/rejected, or the outcome when sales converted
-or marketing recycled the lead without a decision; first touch: the owner's first call, email
-or meeting). A clock is *breached* when its stop (or now, while it runs) is after its due time.
+A clock stops at its event (decision: accepted or rejected — a conversion counts as an accept;
+first touch: the owner's first call, email or meeting). A hand-off that closed (converted,
+recycled) before a clock's event stops that clock as *missed*, but it is no open breach: nothing
+is left for sales to do (docs/kpis.md, decision 7). A clock is *breached* when its stop (or now,
+while it runs) is after its due time.
 A hand-off is *evaluable* for a clock when the clock stopped or its due time has passed
 (KPIS §2D); the others are pending and stay out of the compliance rates.
 """
@@ -141,7 +143,6 @@ def load_views(
             if team not in calendars:
                 calendars[team] = BusinessCalendar.from_settings(settings.sla.team(team))
             calendar = calendars[team]
-            decided = row.decided_at or row.outcome_at
             closed = row.outcome_at if row.state in ("converted", "recycled") else None
             views.append(
                 HandoffView(
@@ -157,7 +158,12 @@ def load_views(
                     team=row.team,
                     handed_over_at=row.handed_over_at,
                     decision=_clock(
-                        calendar, row.handed_over_at, row.decision_due_at, decided, now
+                        calendar,
+                        row.handed_over_at,
+                        row.decision_due_at,
+                        row.decided_at,
+                        now,
+                        closed,
                     ),
                     touch=_clock(
                         calendar,
