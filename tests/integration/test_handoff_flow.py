@@ -165,6 +165,9 @@ async def test_handoff_accept_reject_breach_and_won(tmp_path: Path) -> None:
         w.crm.archive_lead(rejected_lead)  # type: ignore[attr-defined]
         await w.cycle()
         assert handoff_of(w, accepted).state == "accepted"
+        # `handoffs --json` shows the CRM facts behind each state
+        view = next(v for v in load_views(w.store, w.settings) if v.email == accepted)
+        assert "Accepted" in view.crm_facts["lead.label"]
         after = handoff_of(w, rejected)
         assert (after.state, after.reason) == ("recycled", "No budget")
         await w.cycle()  # the feedback is pushed in the cycle after the decision at the latest

@@ -57,6 +57,7 @@ class HandoffView:
     touch: Clock
     create_status: str
     crm_object_id: str | None
+    crm_facts: dict[str, Any]  # what the CRM said at the last read: why the state is what it is
     last_error: str | None
 
     @property
@@ -85,7 +86,11 @@ class HandoffView:
             "handed_over_at": self.handed_over_at.isoformat(),
             "decision": clock(self.decision),
             "first_touch": clock(self.touch),
-            "crm": {"status": self.create_status, "object_id": self.crm_object_id},
+            "crm": {
+                "status": self.create_status,
+                "object_id": self.crm_object_id,
+                "facts": self.crm_facts,
+            },
             "last_error": self.last_error,
         }
 
@@ -175,6 +180,7 @@ def load_views(
                     ),
                     create_status=row.create_status,
                     crm_object_id=row.crm_object_id,
+                    crm_facts=dict(row.facts or {}),
                     last_error=row.last_error,
                 )
             )
