@@ -85,10 +85,16 @@ def _claim_batch(ctx: Context) -> list[tuple[HandoffRequest, int]]:
             )
             if person is None:
                 ctx.stats.waiting_for_person += 1
+                # To the back of the queue: hand-offs whose person is there go first, so a
+                # pile of waiting ones never starves them (the claim reads a bounded window).
+                wait = timedelta(seconds=ctx.settings.sync.retry_backoff_s)
                 conn.execute(
                     handoffs.update()
                     .where(handoffs.c.id == row.id)
-                    .values(last_error=f"waiting for the person to exist in {ctx.crm.name}")
+                    .values(
+                        last_error=f"waiting for the person to exist in {ctx.crm.name}",
+                        next_attempt_at=now + wait,
+                    )
                 )
                 continue
             golden = conn.execute(

@@ -39,4 +39,3 @@ def test_closed_without_the_event_is_missed_but_not_running() -> None:
         False,
         True,
     )
-
